@@ -1,0 +1,39 @@
+namespace ProxyScheduler;
+
+/// <summary>The state of one host (name and port) at one instant.</summary>
+public sealed class HostSnapshot
+{
+    /// <summary>Initializes a new instance of the <see cref="HostSnapshot"/> class.</summary>
+    /// <param name="host">The host key, <c>idn-host:port</c>.</param>
+    /// <param name="queued">Attempts waiting for this host.</param>
+    /// <param name="inFlight">Attempts in flight to this host.</param>
+    /// <param name="maxConcurrency">This host's concurrency limit.</param>
+    /// <param name="nextStartAt">The earliest time the next attempt may start, when a delay is pending.</param>
+    public HostSnapshot(string host, int queued, int inFlight, int maxConcurrency, DateTimeOffset? nextStartAt)
+    {
+        Host = host;
+        Queued = queued;
+        InFlight = inFlight;
+        MaxConcurrency = maxConcurrency;
+        NextStartAt = nextStartAt;
+    }
+
+    /// <summary>Gets the host key, <c>idn-host:port</c>.</summary>
+    public string Host { get; }
+
+    /// <summary>Gets the attempts waiting for this host.</summary>
+    public int Queued { get; }
+
+    /// <summary>Gets the attempts in flight to this host.</summary>
+    public int InFlight { get; }
+
+    /// <summary>Gets this host's concurrency limit.</summary>
+    public int MaxConcurrency { get; }
+
+    /// <summary>Gets the earliest time the next attempt may start, when a delay is pending.</summary>
+    public DateTimeOffset? NextStartAt { get; }
+
+    /// <summary>Describes the host's counts.</summary>
+    /// <returns>The description.</returns>
+    public override string ToString() => $"{Host}: {InFlight}/{MaxConcurrency} in flight, {Queued} queued";
+}

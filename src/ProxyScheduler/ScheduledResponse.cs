@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using ProxyScheduler.Diagnostics.Internal;
+
+namespace ProxyScheduler;
+
+/// <summary>
+/// The answer to a <see cref="ScheduledRequest"/>: status, headers and the body, read fully into memory (up to
+/// <see cref="ProxySchedulerOptions.MaxResponseBodySize"/>) so that the connection went back to its pool at once.
+/// </summary>
+/// <remarks>
+/// Any status code is a response: a 404 or a 500 that was still failing after the retries is returned, not thrown.
+/// Only failures without a usable response (timeouts, transport errors, oversize bodies) become a
+/// <see cref="RequestFailedException"/>.
+/// </remarks>
+public sealed class ScheduledResponse
+{
+    internal ScheduledResponse(
+        ScheduledRequest request,
+        Uri finalUri,
+        HttpStatusCode statusCode,
+        string? reasonPhrase,
+        Version version,
+        HttpResponseHeaders headers,
+        HttpContentHeaders contentHeaders,
+        ReadOnlyMemory<byte> body,
+        ScheduledResponseTimings timings,
+        int attempts,
+        int redirects)
+    {
+        Request = request;
+        RequestUri = finalUri;
+        StatusCode = statusCode;
+        ReasonPhrase = reasonPhrase;
+        Version = version;
+        Headers = headers;
+        ContentHeaders = contentHeaders;
+        Body = body;
+        Timings = timings;
+        Attempts = attempts;
+        Redirects = redirects;
+    }
+
+    /// <summary>Gets the request this response answers.</summary>
+    public ScheduledRequest Request { get; }
+
+    /// <summary>Gets the URI that produced this response: the request's URI, or the last redirect target.</summary>
+    public Uri RequestUri { get; }
+
+    /// <summary>Gets the status code.</summary>
+    public HttpStatusCode StatusCode { get; }
+
+    /// <summary>Gets a value indicating whether <see cref="StatusCode"/> is in the range 200-299.</summary>
+    public bool IsSuccessStatusCode => (int)StatusCode is >= 200 and <= 299;
+
+    /// <summary>Gets the reason phrase sent by the server, if any.</summary>
+    public string? ReasonPhrase { get; }
+
+    /// <summary>Gets the HTTP version of the response.</summary>
+    public Version Version { get; }
+
+    /// <summary>Gets the response headers.</summary>
+    public HttpResponseHeaders Headers { get; }
+
+    /// <summary>Gets the content headers (<c>Content-Type</c>, ...); <c>Content-Length</c> is the buffered body's length.</summary>
+    public HttpContentHeaders ContentHeaders { get; }
+
+    /// <summary>Gets the body, decompressed when the server compressed it.</summary>
+    public ReadOnlyMemory<byte> Body { get; }
+
+    /// <summary>Gets how long the request waited and ran.</summary>
+    public ScheduledResponseTimings Timings { get; }
+
+    /// <summary>Gets the number of attempts made, across retries and redirects (at least 1).</summary>
+    public int Attempts { get; }
+
+    /// <summary>Gets the number of redirects followed.</summary>
+    public int Redirects { get; }
+
+    /// <summary>Decodes <see cref="Body"/> as text, using the charset of <c>Content-Type</c> and UTF-8 when there is none.</summary>
+    /// <returns>The body as a string.</returns>
+    public string ReadBodyAsString()
+    {
+        var encoding = Encoding.UTF8;
+        var charset = ContentHeaders.ContentType?.CharSet;
+        if (!string.IsNullOrWhiteSpace(charset))
+        {
+            try
+            {
+                encoding = Encoding.GetEncoding(charset.Trim('"'));
+            }
+            catch (ArgumentException)
+            {
+                // An unknown charset falls back to UTF-8, as browsers do.
+            }
+        }
+
+        return encoding.GetString(Body.Span);
+    }
+
+    /// <summary>Throws a <see cref="RequestFailedException"/> unless <see cref="IsSuccessStatusCode"/> is true.</summary>
+    /// <returns>This response.</returns>
+    /// <exception cref="RequestFailedException">The status code is not in the range 200-299.</exception>
+    public ScheduledResponse EnsureSuccessStatusCode()
+    {
+        if (!IsSuccessStatusCode)
+        {
+            throw new RequestFailedException(
+                RequestFailureReason.UnsuccessfulStatusCode,
+                UriRedactor.Redact(RequestUri),
+                Attempts,
+                StatusCode,
+                $"The request to {UriRedactor.Redact(RequestUri)} ended with status {(int)StatusCode} ({ReasonPhrase}).",
+                innerException: null);
+        }
+
+        return this;
+    }
+
+    /// <summary>Returns the status code and the redacted URI.</summary>
+    /// <returns>A description of the response.</returns>
+    public override string ToString() => $"{(int)StatusCode} {Request.Method} {UriRedactor.Redact(RequestUri)}";
+}

@@ -1,0 +1,52 @@
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace ProxyScheduler.Scheduling.Internal;
+
+/// <summary>What one attempt produced: a buffered response, or a redirect to follow (whose body was not read).</summary>
+internal sealed class AttemptResult
+{
+    public AttemptResult(HttpResponseMessage response, byte[] body, Uri? redirectTo, TimeSpan? retryAfter)
+    {
+        StatusCode = response.StatusCode;
+        ReasonPhrase = response.ReasonPhrase;
+        Version = response.Version;
+        Headers = response.Headers;
+        SourceContentHeaders = response.Content.Headers;
+        Body = body;
+        RedirectTo = redirectTo;
+        RetryAfter = retryAfter;
+    }
+
+    public HttpStatusCode StatusCode { get; }
+
+    public string? ReasonPhrase { get; }
+
+    public Version Version { get; }
+
+    public HttpResponseHeaders Headers { get; }
+
+    public HttpContentHeaders SourceContentHeaders { get; }
+
+    public byte[] Body { get; }
+
+    /// <summary>Gets the absolute redirect target when the scheduler should follow this response.</summary>
+    public Uri? RedirectTo { get; }
+
+    public TimeSpan? RetryAfter { get; }
+
+    /// <summary>Copies the content headers onto a content object that owns the buffered body.</summary>
+    public HttpContentHeaders CreateContentHeaders()
+    {
+        var holder = new ByteArrayContent(Body);
+        foreach (var header in SourceContentHeaders.NonValidated)
+        {
+            if (!string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                holder.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        return holder.Headers;
+    }
+}

@@ -1,0 +1,382 @@
+namespace ProxyScheduler.Scheduling.Internal;
+
+/// <summary>
+/// Grants the right to start an attempt: one global permit and one permit of the target host, both taken at the same
+/// instant under one lock, never one held while waiting for the other. Ready hosts are served round-robin; a host at
+/// its limit or waiting out its delay leaves the ready ring and comes back when a slot frees or its timer fires, so it
+/// never holds up other hosts (no head-of-line blocking). Delays run on the injected <see cref="TimeProvider"/>.
+/// </summary>
+internal sealed class Dispatcher : IDisposable
+{
+#if NET9_0_OR_GREATER
+    private readonly Lock _lock = new();
+#else
+    private readonly object _lock = new();
+#endif
+    private readonly TimeProvider _time;
+    private readonly HostSettingsResolver _resolver;
+    private readonly int _globalLimit;
+    private readonly long _idleTimeoutTicks;
+    private readonly double _ticksPerTimeSpanTick;
+    private readonly Dictionary<HostKey, HostState> _hosts = [];
+    private readonly Queue<HostState> _ready = new();
+    private readonly Queue<HostState> _idle = new();
+    private int _inFlight;
+    private int _queued;
+    private long _sequence;
+    private bool _disposed;
+
+    public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(globalLimit);
+        _globalLimit = globalLimit;
+        _resolver = resolver;
+        _time = time;
+        _ticksPerTimeSpanTick = (double)time.TimestampFrequency / TimeSpan.TicksPerSecond;
+        _idleTimeoutTicks = ToTimestampTicks(SchedulerDefaults.HostIdleTimeout);
+    }
+
+    public int GlobalLimit => _globalLimit;
+
+    /// <summary>Waits for a permit of <paramref name="key"/>'s host and a global permit.</summary>
+    /// <exception cref="OperationCanceledException">The token was canceled while waiting; the waiter left the queue.</exception>
+    /// <exception cref="ObjectDisposedException">The dispatcher was disposed.</exception>
+    public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<DispatchLease>(cancellationToken);
+        }
+
+        Waiter waiter;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var now = _time.GetTimestamp();
+            SweepIdle(now);
+            var host = GetOrCreateHost(key);
+
+            // Fast path: nothing queued for this host and every limit has room.
+            if (host.Count == 0 && host.InFlight < host.Settings.MaxConcurrency && _inFlight < _globalLimit && now >= host.NextStart)
+            {
+                Start(host, now);
+                return new ValueTask<DispatchLease>(new DispatchLease(host));
+            }
+
+            waiter = new Waiter(this, host);
+            host.Queue.Enqueue(waiter, new WaiterOrder(priority, _sequence++));
+            host.Count++;
+            _queued++;
+            Schedule(host, now);
+            DispatchLocked();
+        }
+
+        return waiter.Task.IsCompleted ? new ValueTask<DispatchLease>(waiter.Task) : WaitAsync(waiter, cancellationToken);
+    }
+
+    /// <summary>Gives a permit back and dispatches what it makes possible.</summary>
+    public void Release(DispatchLease lease)
+    {
+        var host = lease.Host;
+        lock (_lock)
+        {
+            host.InFlight--;
+            _inFlight--;
+            if (_disposed)
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
+            Schedule(host, now);
+            DispatchLocked();
+            TrackIdle(host, now);
+        }
+    }
+
+    public SchedulerCounts GetCounts()
+    {
+        lock (_lock)
+        {
+            return new SchedulerCounts(_queued, _inFlight);
+        }
+    }
+
+    public IReadOnlyList<HostSnapshot> GetHostSnapshots(out int queued, out int inFlight)
+    {
+        lock (_lock)
+        {
+            queued = _queued;
+            inFlight = _inFlight;
+            var now = _time.GetTimestamp();
+            var utcNow = _time.GetUtcNow();
+            var list = new List<HostSnapshot>(_hosts.Count);
+            foreach (var host in _hosts.Values)
+            {
+                DateTimeOffset? next = host.NextStart > now ? utcNow + _time.GetElapsedTime(now, host.NextStart) : null;
+                list.Add(new HostSnapshot(host.Key.ToString(), host.Count, host.InFlight, host.Settings.MaxConcurrency, next));
+            }
+
+            return list;
+        }
+    }
+
+    public void Dispose()
+    {
+        List<Waiter> orphans = [];
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            foreach (var host in _hosts.Values)
+            {
+                while (host.Queue.TryDequeue(out var waiter, out _))
+                {
+                    if (waiter.State == Waiter.Queued)
+                    {
+                        waiter.State = Waiter.Canceled;
+                        orphans.Add(waiter);
+                    }
+                }
+
+                host.Count = 0;
+                host.Garbage = 0;
+                host.Timer?.Dispose();
+                host.Timer = null;
+            }
+
+            _queued = 0;
+            _ready.Clear();
+        }
+
+        foreach (var waiter in orphans)
+        {
+            waiter.TrySetException(new ObjectDisposedException(nameof(IRequestScheduler)));
+        }
+    }
+
+    private static async ValueTask<DispatchLease> WaitAsync(Waiter waiter, CancellationToken cancellationToken)
+    {
+        using (cancellationToken.UnsafeRegister(static (state, token) => ((Waiter)state!).Owner.Cancel((Waiter)state!, token), waiter))
+        {
+            return await waiter.Task.ConfigureAwait(false);
+        }
+    }
+
+    private void Cancel(Waiter waiter, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (waiter.State != Waiter.Queued)
+            {
+                return;
+            }
+
+            waiter.State = Waiter.Canceled;
+            var host = waiter.Host;
+            host.Count--;
+            host.Garbage++;
+            _queued--;
+            if (host.Garbage > 64 && host.Garbage > host.Count)
+            {
+                Compact(host);
+            }
+
+            TrackIdle(host, _time.GetTimestamp());
+        }
+
+        waiter.TrySetCanceled(cancellationToken);
+    }
+
+    private void DispatchLocked()
+    {
+        while (_inFlight < _globalLimit && _ready.TryDequeue(out var host))
+        {
+            host.InReady = false;
+            if (host.Count == 0 || host.InFlight >= host.Settings.MaxConcurrency)
+            {
+                continue;
+            }
+
+            var now = _time.GetTimestamp();
+            if (host.NextStart > now)
+            {
+                ArmTimer(host, now);
+                continue;
+            }
+
+            var waiter = DequeueLive(host);
+            _queued--;
+            waiter.State = Waiter.Granted;
+            Start(host, now);
+            Schedule(host, now);
+            waiter.TrySetResult(new DispatchLease(host));
+        }
+    }
+
+    /// <summary>Puts a host in the ready ring when it has work it may start now, or arms its timer for its delay.</summary>
+    private void Schedule(HostState host, long now)
+    {
+        if (host.InReady || host.Count == 0 || host.InFlight >= host.Settings.MaxConcurrency || host.Removed)
+        {
+            return;
+        }
+
+        if (host.NextStart > now)
+        {
+            ArmTimer(host, now);
+            return;
+        }
+
+        host.InReady = true;
+        _ready.Enqueue(host);
+    }
+
+    private void Start(HostState host, long now)
+    {
+        host.InFlight++;
+        _inFlight++;
+        var settings = host.Settings;
+        if (settings.HasDelay)
+        {
+            var delay = settings.MinDelay;
+            if (settings.MaxJitter > TimeSpan.Zero)
+            {
+#pragma warning disable CA5394 // Jitter needs no cryptographic randomness.
+                delay += TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * settings.MaxJitter.Ticks));
+#pragma warning restore CA5394
+            }
+
+            host.NextStart = now + ToTimestampTicks(delay);
+        }
+    }
+
+    private void ArmTimer(HostState host, long now)
+    {
+        if (host.TimerDue == host.NextStart && host.Timer is not null)
+        {
+            return;
+        }
+
+        host.TimerDue = host.NextStart;
+        var due = _time.GetElapsedTime(now, host.NextStart);
+        if (due <= TimeSpan.Zero)
+        {
+            due = TimeSpan.FromTicks(1);
+        }
+
+        host.Timer ??= _time.CreateTimer(static state => OnTimer((HostState)state!), host, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        host.Timer.Change(due, Timeout.InfiniteTimeSpan);
+    }
+
+    private static void OnTimer(HostState host) => host.Owner!.OnTimerCore(host);
+
+    private void OnTimerCore(HostState host)
+    {
+        lock (_lock)
+        {
+            if (_disposed || host.Removed)
+            {
+                return;
+            }
+
+            host.TimerDue = 0;
+            var now = _time.GetTimestamp();
+            Schedule(host, now);
+            DispatchLocked();
+        }
+    }
+
+    private HostState GetOrCreateHost(in HostKey key)
+    {
+        if (!_hosts.TryGetValue(key, out var host))
+        {
+            host = new HostState(key, _resolver.Resolve(key)) { Owner = this };
+            _hosts.Add(key, host);
+        }
+
+        return host;
+    }
+
+    private static Waiter DequeueLive(HostState host)
+    {
+        while (host.Queue.TryDequeue(out var waiter, out _))
+        {
+            if (waiter.State == Waiter.Queued)
+            {
+                host.Count--;
+                return waiter;
+            }
+
+            host.Garbage--;
+        }
+
+        throw new InvalidOperationException("A host queue count is out of step with its queue.");
+    }
+
+    private static void Compact(HostState host)
+    {
+        var live = new List<(Waiter, WaiterOrder)>(host.Count);
+        foreach (var (waiter, order) in host.Queue.UnorderedItems)
+        {
+            if (waiter.State == Waiter.Queued)
+            {
+                live.Add((waiter, order));
+            }
+        }
+
+        host.Queue.Clear();
+        host.Queue.EnqueueRange(live);
+        host.Garbage = 0;
+    }
+
+    private void TrackIdle(HostState host, long now)
+    {
+        if (!host.IsIdle)
+        {
+            return;
+        }
+
+        host.IdleSince = now;
+        if (!host.InIdleQueue)
+        {
+            host.InIdleQueue = true;
+            _idle.Enqueue(host);
+        }
+    }
+
+    /// <summary>Forgets hosts that have been idle long enough and whose delay has passed, so host state stays bounded.</summary>
+    private void SweepIdle(long now)
+    {
+        while (_idle.TryPeek(out var host))
+        {
+            if (!host.IsIdle)
+            {
+                _idle.Dequeue();
+                host.InIdleQueue = false;
+                continue;
+            }
+
+            var old = now - host.IdleSince >= _idleTimeoutTicks;
+            var overCap = _idle.Count > SchedulerDefaults.MaxIdleHosts;
+            if (!(old || overCap) || host.NextStart > now)
+            {
+                return;
+            }
+
+            _idle.Dequeue();
+            host.InIdleQueue = false;
+            host.Removed = true;
+            host.Timer?.Dispose();
+            host.Timer = null;
+            _hosts.Remove(host.Key);
+        }
+    }
+
+    private long ToTimestampTicks(TimeSpan span) => (long)(span.Ticks * _ticksPerTimeSpanTick);
+}
+

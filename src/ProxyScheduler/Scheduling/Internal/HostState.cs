@@ -1,0 +1,46 @@
+namespace ProxyScheduler.Scheduling.Internal;
+
+/// <summary>The dispatcher's state for one host. Guarded by the dispatcher's lock.</summary>
+internal sealed class HostState
+{
+    public HostState(HostKey key, HostSettings settings)
+    {
+        Key = key;
+        Settings = settings;
+    }
+
+    public HostKey Key { get; }
+
+    public HostSettings Settings { get; }
+
+    /// <summary>Waiting attempts, highest priority first, FIFO among equals; canceled ones are skipped lazily.</summary>
+    public PriorityQueue<Waiter, WaiterOrder> Queue { get; } = new(WaiterOrderComparer.Instance);
+
+    /// <summary>Live (not canceled) waiters in <see cref="Queue"/>.</summary>
+    public int Count { get; set; }
+
+    /// <summary>Canceled waiters still in <see cref="Queue"/>.</summary>
+    public int Garbage { get; set; }
+
+    public int InFlight { get; set; }
+
+    /// <summary>The timestamp before which no attempt may start (min delay plus jitter).</summary>
+    public long NextStart { get; set; }
+
+    /// <summary>The timestamp the timer is armed for; 0 when it is not armed.</summary>
+    public long TimerDue { get; set; }
+
+    public ITimer? Timer { get; set; }
+
+    public bool InReady { get; set; }
+
+    public bool InIdleQueue { get; set; }
+
+    public long IdleSince { get; set; }
+
+    public bool Removed { get; set; }
+
+    public Dispatcher? Owner { get; init; }
+
+    public bool IsIdle => Count == 0 && InFlight == 0;
+}

@@ -1,0 +1,143 @@
+using System.Net;
+
+namespace ProxyScheduler.Scheduling.Internal;
+
+/// <summary>
+/// The state of one request across its attempts, retries and redirects: where it goes now, what it has cost, and the
+/// token that ends it (caller cancellation, overall deadline, or scheduler disposal).
+/// </summary>
+internal sealed class RequestExecution : IDisposable
+{
+    private readonly CancellationTokenSource _cts;
+    private readonly ITimer? _deadlineTimer;
+    private volatile bool _deadlineExceeded;
+
+    public RequestExecution(
+        ScheduledRequest request,
+        TimeSpan attemptTimeout,
+        TimeSpan? deadline,
+        TimeProvider time,
+        CancellationToken callerToken,
+        CancellationToken disposeToken)
+    {
+        Request = request;
+        Uri = request.RequestUri;
+        Method = request.Method;
+        Content = request.Content;
+        HostKey = HostKey.From(Uri);
+        AttemptTimeout = attemptTimeout;
+        CallerToken = callerToken;
+        SubmittedAt = time.GetTimestamp();
+        _cts = CancellationTokenSource.CreateLinkedTokenSource(callerToken, disposeToken);
+        if (deadline is { } d)
+        {
+            _deadlineTimer = time.CreateTimer(static state => ((RequestExecution)state!).OnDeadline(), this, d, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    public ScheduledRequest Request { get; }
+
+    public Uri Uri { get; private set; }
+
+    public HttpMethod Method { get; private set; }
+
+    public ReadOnlyMemory<byte>? Content { get; private set; }
+
+    public HostKey HostKey { get; private set; }
+
+    public TimeSpan AttemptTimeout { get; }
+
+    public CancellationToken CallerToken { get; }
+
+    /// <summary>Gets the token that ends the request: caller, deadline, or disposal.</summary>
+    public CancellationToken Token => _cts.Token;
+
+    public bool DeadlineExceeded => _deadlineExceeded;
+
+    public long SubmittedAt { get; }
+
+    public int Attempts { get; set; }
+
+    public int Redirects { get; private set; }
+
+    public long QueuedTicks { get; set; }
+
+    public long LastAttemptTicks { get; set; }
+
+    /// <summary>Gets a value indicating whether a redirect crossed origins, so credentials headers are no longer sent.</summary>
+    public bool DropCredentials { get; private set; }
+
+    public bool IsIdempotent =>
+        Method == HttpMethod.Get || Method == HttpMethod.Head || Method == HttpMethod.Options
+        || Method == HttpMethod.Trace || Method == HttpMethod.Put || Method == HttpMethod.Delete;
+
+    public HttpRequestMessage CreateMessage()
+    {
+        var message = new HttpRequestMessage(Method, Uri);
+        if (Content is { } content)
+        {
+            message.Content = new ReadOnlyMemoryContent(content);
+            if (Request.ContentType is { } contentType)
+            {
+                message.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            }
+        }
+
+        if (Request.HeadersOrNull is { Count: > 0 } headers)
+        {
+            foreach (var (name, value) in headers)
+            {
+                if (DropCredentials && (string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase) || string.Equals(name, "Cookie", StringComparison.OrdinalIgnoreCase)))
+                {
+                    continue;
+                }
+
+                if (!message.Headers.TryAddWithoutValidation(name, value))
+                {
+                    message.Content?.Headers.TryAddWithoutValidation(name, value);
+                }
+            }
+        }
+
+        return message;
+    }
+
+    /// <summary>Moves the request to the redirect target, with the method change browsers make.</summary>
+    public void FollowRedirect(Uri target, HttpStatusCode status)
+    {
+        Redirects++;
+        if ((status == HttpStatusCode.SeeOther && Method != HttpMethod.Head)
+            || (status is HttpStatusCode.Moved or HttpStatusCode.Found && Method == HttpMethod.Post))
+        {
+            Method = HttpMethod.Get;
+            Content = null;
+        }
+
+        if (Uri.Compare(Uri, target, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) != 0)
+        {
+            DropCredentials = true;
+        }
+
+        Uri = target;
+        HostKey = HostKey.From(target);
+    }
+
+    public void Dispose()
+    {
+        _deadlineTimer?.Dispose();
+        _cts.Dispose();
+    }
+
+    private void OnDeadline()
+    {
+        _deadlineExceeded = true;
+        try
+        {
+            _cts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The request completed while the deadline fired.
+        }
+    }
+}

@@ -1,0 +1,403 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+using ProxyScheduler.Diagnostics.Internal;
+using ProxyScheduler.Transport.Internal;
+
+namespace ProxyScheduler.Scheduling.Internal;
+
+/// <summary>
+/// The scheduler: admits requests up to <see cref="ProxySchedulerOptions.QueueLimit"/>, runs each attempt under a
+/// permit of the <see cref="Dispatcher"/>, retries through a Polly pipeline, follows redirects itself, and buffers
+/// responses.
+/// </summary>
+#pragma warning disable RS0026 // Implements IRequestScheduler.
+internal sealed class RequestScheduler : IRequestScheduler, IDisposable
+{
+    private static readonly ResiliencePropertyKey<RequestExecution> ExecutionKey = new("ProxyScheduler.Execution");
+
+    private readonly Dispatcher _dispatcher;
+    private readonly HttpTransport _transport;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ResiliencePipeline<AttemptResult> _pipeline;
+    private readonly SemaphoreSlim _admission;
+    private readonly CancellationTokenSource _disposeCts = new();
+    private readonly TimeSpan _attemptTimeout;
+    private readonly TimeSpan? _deadline;
+    private readonly long _maxBodySize;
+    private readonly int _maxRedirects;
+    private readonly bool _retryNonIdempotent;
+    private readonly TimeSpan _maxRetryDelay;
+    private int _pending;
+    private volatile bool _disposed;
+
+    public RequestScheduler(ProxySchedulerOptions options, IHttpMessageHandlerFactory handlerFactory, TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(handlerFactory);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+
+        _time = time;
+        _logger = loggerFactory.CreateLogger("ProxyScheduler");
+        _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options), time);
+        _transport = new HttpTransport(handlerFactory);
+        _admission = new SemaphoreSlim(options.QueueLimit, options.QueueLimit);
+        QueueLimit = options.QueueLimit;
+        _attemptTimeout = options.AttemptTimeout;
+        _deadline = options.Deadline;
+        _maxBodySize = options.MaxResponseBodySize;
+        _maxRedirects = options.MaxRedirects;
+        _retryNonIdempotent = options.Retry.RetryNonIdempotent;
+        _maxRetryDelay = options.Retry.MaxDelay;
+        _pipeline = BuildPipeline(options.Retry, time);
+    }
+
+    public int QueueLimit { get; }
+
+    public Task<ScheduledResponse> SendAsync(ScheduledRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        RequestValidator.Validate(request, nameof(request));
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return SendCoreAsync(request, cancellationToken);
+    }
+
+    public IAsyncEnumerable<RequestOutcome> SendAllAsync(IAsyncEnumerable<ScheduledRequest> requests, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new BatchRun(this, requests).RunAsync(cancellationToken);
+    }
+
+    public IAsyncEnumerable<RequestOutcome> SendAllAsync(IEnumerable<ScheduledRequest> requests, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        return SendAllAsync(ToAsync(requests, cancellationToken), cancellationToken);
+    }
+
+    public SchedulerSnapshot GetSnapshot()
+    {
+        var hosts = _dispatcher.GetHostSnapshots(out var queued, out var inFlight);
+        return new SchedulerSnapshot(Volatile.Read(ref _pending), queued, inFlight, _dispatcher.GlobalLimit, hosts);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _disposeCts.Cancel();
+        _dispatcher.Dispose();
+    }
+
+    internal Task WaitForAdmissionAsync(CancellationToken cancellationToken) => _admission.WaitAsync(cancellationToken);
+
+    internal void ReleaseAdmission() => _admission.Release();
+
+    /// <summary>Runs a request that already holds an admission slot; the caller releases the slot.</summary>
+    internal async Task<ScheduledResponse> ExecuteAdmittedAsync(ScheduledRequest request, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _pending);
+        var execution = new RequestExecution(
+            request,
+            request.AttemptTimeout ?? _attemptTimeout,
+            request.Deadline ?? _deadline,
+            _time,
+            cancellationToken,
+            _disposeCts.Token);
+        try
+        {
+            return await ExecuteAsync(execution).ConfigureAwait(false);
+        }
+        finally
+        {
+            execution.Dispose();
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    private async Task<ScheduledResponse> SendCoreAsync(ScheduledRequest request, CancellationToken cancellationToken)
+    {
+        await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await ExecuteAdmittedAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _admission.Release();
+        }
+    }
+
+    private async Task<ScheduledResponse> ExecuteAsync(RequestExecution execution)
+    {
+        var context = ResilienceContextPool.Shared.Get(execution.Token);
+        context.Properties.Set(ExecutionKey, execution);
+        try
+        {
+            while (true)
+            {
+                var result = await _pipeline.ExecuteAsync(
+                    static (ctx, state) => state.Scheduler.RunAttemptAsync(state.Execution, ctx.CancellationToken),
+                    context,
+                    (Scheduler: this, Execution: execution)).ConfigureAwait(false);
+
+                if (result.RedirectTo is not { } target)
+                {
+                    return CreateResponse(execution, result);
+                }
+
+                if (execution.Redirects >= _maxRedirects)
+                {
+                    throw Fail(execution, RequestFailureReason.TooManyRedirects, result.StatusCode,
+                        $"The request to {UriRedactor.Redact(execution.Request.RequestUri)} was redirected more than {_maxRedirects} times.", null);
+                }
+
+                if (_logger.IsEnabled(LogLevel.Debug))
+                {
+                    Log.RedirectFollowed(_logger, (int)result.StatusCode, UriRedactor.Redact(execution.Uri), UriRedactor.Redact(target));
+                }
+
+                execution.FollowRedirect(target, result.StatusCode);
+            }
+        }
+        catch (Exception ex) when (ex is not RequestFailedException && TranslateFailure(execution, ex) is { } failure)
+        {
+            throw failure;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private async ValueTask<AttemptResult> RunAttemptAsync(RequestExecution execution, CancellationToken cancellationToken)
+    {
+        execution.Attempts++;
+        var queuedAt = _time.GetTimestamp();
+        var lease = await _dispatcher.AcquireAsync(execution.HostKey, execution.Request.Priority, cancellationToken).ConfigureAwait(false);
+        var startedAt = _time.GetTimestamp();
+        execution.QueuedTicks += startedAt - queuedAt;
+        try
+        {
+            using var attemptCts = new CancellationTokenSource(execution.AttemptTimeout, _time);
+            using var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), attemptCts);
+            try
+            {
+                using var message = execution.CreateMessage();
+                using var response = await _transport.SendDirectAsync(message, attemptCts.Token).ConfigureAwait(false);
+                var redirectTo = GetRedirectTarget(execution, response);
+                var body = redirectTo is null && execution.Method != HttpMethod.Head
+                    ? await ResponseBodyReader.ReadAsync(response.Content, _maxBodySize, attemptCts.Token).ConfigureAwait(false)
+                    : [];
+                return new AttemptResult(response, body, redirectTo, GetRetryAfter(response));
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException
+                && !cancellationToken.IsCancellationRequested && attemptCts.IsCancellationRequested)
+            {
+                throw new AttemptTimeoutException(execution.AttemptTimeout, ex);
+            }
+        }
+        finally
+        {
+            execution.LastAttemptTicks = _time.GetTimestamp() - startedAt;
+            _dispatcher.Release(lease);
+        }
+    }
+
+    private Uri? GetRedirectTarget(RequestExecution execution, HttpResponseMessage response)
+    {
+        if (_maxRedirects == 0
+            || response.StatusCode is not (HttpStatusCode.Moved or HttpStatusCode.Found or HttpStatusCode.SeeOther or HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect)
+            || response.Headers.Location is not { } location)
+        {
+            return null;
+        }
+
+        Uri target;
+        try
+        {
+            target = location.IsAbsoluteUri ? location : new Uri(execution.Uri, location);
+        }
+        catch (UriFormatException ex)
+        {
+            throw Fail(execution, RequestFailureReason.InvalidRedirect, response.StatusCode,
+                $"The request to {UriRedactor.Redact(execution.Uri)} was redirected to an invalid location.", ex);
+        }
+
+        if (!UriRedactor.IsHttpScheme(target))
+        {
+            throw Fail(execution, RequestFailureReason.InvalidRedirect, response.StatusCode,
+                $"The request to {UriRedactor.Redact(execution.Uri)} was redirected to a '{target.Scheme}' URI; only http and https are followed.", null);
+        }
+
+        return target;
+    }
+
+    private TimeSpan? GetRetryAfter(HttpResponseMessage response)
+    {
+        if (response.StatusCode is not (HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable) || response.Headers.RetryAfter is not { } retryAfter)
+        {
+            return null;
+        }
+
+        if (retryAfter.Delta is { } delta)
+        {
+            return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
+        }
+
+        if (retryAfter.Date is { } date)
+        {
+            var wait = date - _time.GetUtcNow();
+            return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+        }
+
+        return null;
+    }
+
+    private ScheduledResponse CreateResponse(RequestExecution execution, AttemptResult result)
+    {
+        var now = _time.GetTimestamp();
+        var timings = new ScheduledResponseTimings(
+            _time.GetElapsedTime(0, execution.QueuedTicks),
+            _time.GetElapsedTime(0, execution.LastAttemptTicks),
+            _time.GetElapsedTime(execution.SubmittedAt, now));
+        return new ScheduledResponse(
+            execution.Request,
+            execution.Uri,
+            result.StatusCode,
+            result.ReasonPhrase,
+            result.Version,
+            result.Headers,
+            result.CreateContentHeaders(),
+            result.Body,
+            timings,
+            execution.Attempts,
+            execution.Redirects);
+    }
+
+    private Exception? TranslateFailure(RequestExecution execution, Exception ex)
+    {
+        if (execution.CallerToken.IsCancellationRequested)
+        {
+            return ex is OperationCanceledException ? null : new OperationCanceledException("The request was canceled.", ex, execution.CallerToken);
+        }
+
+        var redacted = UriRedactor.Redact(execution.Request.RequestUri);
+        if (execution.DeadlineExceeded)
+        {
+            return Fail(execution, RequestFailureReason.DeadlineExceeded, null,
+                $"The request to {redacted} did not complete within its deadline ({execution.Attempts} attempt(s)).", ex);
+        }
+
+        if (_disposed || ex is ObjectDisposedException)
+        {
+            return Fail(execution, RequestFailureReason.SchedulerDisposed, null,
+                $"The scheduler was disposed before the request to {redacted} completed.", ex);
+        }
+
+        return ex switch
+        {
+            AttemptTimeoutException => Fail(execution, RequestFailureReason.AttemptTimeout, null,
+                $"The request to {redacted} timed out after {execution.Attempts} attempt(s) of at most {execution.AttemptTimeout.TotalSeconds:0.###} s each.", ex),
+            ResponseTooLargeException => Fail(execution, RequestFailureReason.ResponseTooLarge, null,
+                $"The response to {redacted} is too large: {ex.Message}", null),
+            HttpRequestException or IOException => Fail(execution, RequestFailureReason.TransportError, null,
+                $"The request to {redacted} failed after {execution.Attempts} attempt(s): {DescribeTransportError(ex)}.", ex),
+            _ => null,
+        };
+    }
+
+    private RequestFailedException Fail(RequestExecution execution, RequestFailureReason reason, HttpStatusCode? status, string message, Exception? inner)
+    {
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.RequestFailed(_logger, UriRedactor.Redact(execution.Request.RequestUri), execution.Attempts, reason);
+        }
+
+        return new RequestFailedException(reason, UriRedactor.Redact(execution.Request.RequestUri), execution.Attempts, status, message, inner);
+    }
+
+    private static string DescribeTransportError(Exception ex) => ex switch
+    {
+        HttpRequestException { HttpRequestError: not HttpRequestError.Unknown } h => h.HttpRequestError.ToString(),
+        HttpIOException io => io.HttpRequestError.ToString(),
+        _ => ex.GetType().Name,
+    };
+
+    private ResiliencePipeline<AttemptResult> BuildPipeline(RetryOptions retry, TimeProvider time)
+    {
+        var builder = new ResiliencePipelineBuilder<AttemptResult> { TimeProvider = time };
+        if (retry.MaxRetries > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions<AttemptResult>
+            {
+                MaxRetryAttempts = retry.MaxRetries,
+                Delay = retry.BaseDelay,
+                MaxDelay = retry.MaxDelay,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = retry.UseJitter,
+                ShouldHandle = args => new ValueTask<bool>(ShouldRetry(args.Outcome, args.Context)),
+                DelayGenerator = args => new ValueTask<TimeSpan?>(
+                    args.Outcome.Result?.RetryAfter is { } retryAfter ? (retryAfter > _maxRetryDelay ? _maxRetryDelay : retryAfter) : null),
+                OnRetry = args =>
+                {
+                    if (_logger.IsEnabled(LogLevel.Debug) && args.Context.Properties.TryGetValue(ExecutionKey, out var execution))
+                    {
+                        var cause = args.Outcome.Exception is { } e ? e.GetType().Name : ((int)args.Outcome.Result!.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                        Log.RetryScheduled(_logger, UriRedactor.Redact(execution.Uri), args.RetryDelay.TotalMilliseconds, args.AttemptNumber + 1, cause);
+                    }
+
+                    return default;
+                },
+            });
+        }
+
+        return builder.Build();
+    }
+
+    private bool ShouldRetry(Outcome<AttemptResult> outcome, ResilienceContext context)
+    {
+        if (!context.Properties.TryGetValue(ExecutionKey, out var execution) || execution.Token.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        var mayRepeat = execution.IsIdempotent || _retryNonIdempotent;
+        if (outcome.Exception is { } ex)
+        {
+            return ex switch
+            {
+                HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } => true,
+                AttemptTimeoutException or HttpRequestException or IOException => mayRepeat,
+                _ => false,
+            };
+        }
+
+        var status = (int)outcome.Result!.StatusCode;
+        return status switch
+        {
+            429 => true,
+            408 or (>= 500 and not 501 and not 505) => mayRepeat,
+            _ => false,
+        };
+    }
+
+    private static async IAsyncEnumerable<ScheduledRequest> ToAsync(IEnumerable<ScheduledRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        foreach (var request in requests)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return request;
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+}

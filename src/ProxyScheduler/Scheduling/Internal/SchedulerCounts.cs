@@ -1,0 +1,4 @@
+namespace ProxyScheduler.Scheduling.Internal;
+
+/// <summary>Global counts read under the dispatcher's lock.</summary>
+internal readonly record struct SchedulerCounts(int Queued, int InFlight);
