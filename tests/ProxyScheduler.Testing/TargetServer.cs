@@ -1,0 +1,206 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ProxyScheduler.Testing;
+
+/// <summary>
+/// A Kestrel server on 127.0.0.1 that serves many virtual hosts, one per port, and counts server-side how many
+/// requests each host (and the whole server) is working on at once. A request counts from its arrival until the server
+/// starts writing its response, so a client that releases its slot only after reading the response can never be seen
+/// over its limit by accident.
+/// </summary>
+/// <remarks>
+/// Routes on every host: <c>/</c> (latency per the host's setting, then "ok"), <c>/delay/{ms}</c>,
+/// <c>/status/{code}</c> (with <c>?retryAfter=s</c>), <c>/bytes/{n}</c>, <c>/redirect?to=URL&amp;status=302</c>,
+/// <c>/echo-headers</c>.
+/// </remarks>
+public sealed class TargetServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ConcurrentDictionary<int, HostCounter> _counters = new();
+    private readonly ConcurrentDictionary<int, (int MinMs, int MaxMs)> _latency = new();
+    private int _globalInFlight;
+    private int _globalMax;
+
+    private TargetServer(WebApplication app, IReadOnlyList<Uri> hosts)
+    {
+        _app = app;
+        Hosts = hosts;
+    }
+
+    /// <summary>Gets the base URI of each virtual host (<c>http://127.0.0.1:port/</c>).</summary>
+    public IReadOnlyList<Uri> Hosts { get; private set; }
+
+    public int GlobalMaxInFlight => Volatile.Read(ref _globalMax);
+
+    public int GlobalInFlight => Volatile.Read(ref _globalInFlight);
+
+    public HostCounter Counter(Uri host) => _counters.GetOrAdd(host.Port, static p => new HostCounter(p));
+
+    /// <summary>Sets the latency range of <c>/</c> on one host (uniform between the bounds).</summary>
+    public void SetLatency(Uri host, int minMs, int maxMs) => _latency[host.Port] = (minMs, maxMs);
+
+    /// <summary>Sets the latency range of <c>/</c> on every host.</summary>
+    public void SetLatency(int minMs, int maxMs)
+    {
+        foreach (var host in Hosts)
+        {
+            SetLatency(host, minMs, maxMs);
+        }
+    }
+
+    public void ResetCounters()
+    {
+        foreach (var counter in _counters.Values)
+        {
+            counter.Reset();
+        }
+
+        Volatile.Write(ref _globalMax, Volatile.Read(ref _globalInFlight));
+    }
+
+    public static async Task<TargetServer> StartAsync(int hostCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hostCount);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxConcurrentConnections = null;
+            kestrel.AddServerHeader = false;
+            for (var i = 0; i < hostCount; i++)
+            {
+                kestrel.Listen(IPAddress.Loopback, 0);
+            }
+        });
+
+        var app = builder.Build();
+        TargetServer? server = null;
+        app.Run(context => server!.HandleAsync(context));
+        server = new TargetServer(app, []);
+        await app.StartAsync().ConfigureAwait(false);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        server.Hosts = [.. addresses.Select(a => new Uri(a.EndsWith('/') ? a : a + "/")).OrderBy(u => u.Port)];
+        foreach (var host in server.Hosts)
+        {
+            server.Counter(host);
+        }
+
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var port = context.Connection.LocalPort;
+        var counter = Counter(new UriBuilder("http", "127.0.0.1", port).Uri);
+        var path = context.Request.Path.Value ?? "/";
+        var aborted = context.RequestAborted;
+
+        counter.Enter();
+        HostCounter.UpdateMax(ref _globalMax, Interlocked.Increment(ref _globalInFlight));
+        var exited = false;
+        void Exit()
+        {
+            if (!exited)
+            {
+                exited = true;
+                Interlocked.Decrement(ref _globalInFlight);
+                counter.Exit();
+            }
+        }
+
+        try
+        {
+            if (path == "/")
+            {
+                var (min, max) = _latency.TryGetValue(port, out var l) ? l : (0, 0);
+                var ms = max > min ? Random.Shared.Next(min, max + 1) : min;
+                if (ms > 0)
+                {
+                    await Task.Delay(ms, aborted).ConfigureAwait(false);
+                }
+
+                Exit();
+                context.Response.ContentType = "text/plain";
+                await context.Response.WriteAsync("ok", aborted).ConfigureAwait(false);
+                return;
+            }
+
+            if (path.StartsWith("/delay/", StringComparison.Ordinal) && int.TryParse(path[7..], out var delay))
+            {
+                await Task.Delay(delay, aborted).ConfigureAwait(false);
+                Exit();
+                await context.Response.WriteAsync("ok", aborted).ConfigureAwait(false);
+                return;
+            }
+
+            if (path.StartsWith("/status/", StringComparison.Ordinal) && int.TryParse(path[8..], out var status))
+            {
+                Exit();
+                context.Response.StatusCode = status;
+                if (context.Request.Query.TryGetValue("retryAfter", out var retryAfter))
+                {
+                    context.Response.Headers.RetryAfter = retryAfter.ToString();
+                }
+
+                await context.Response.WriteAsync($"status {status}", aborted).ConfigureAwait(false);
+                return;
+            }
+
+            if (path.StartsWith("/bytes/", StringComparison.Ordinal) && int.TryParse(path[7..], out var size))
+            {
+                Exit();
+                context.Response.ContentType = "application/octet-stream";
+                context.Response.ContentLength = size;
+                var chunk = new byte[Math.Min(size, 64 * 1024)];
+                for (var sent = 0; sent < size; sent += chunk.Length)
+                {
+                    await context.Response.Body.WriteAsync(chunk.AsMemory(0, Math.Min(chunk.Length, size - sent)), aborted).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            if (path == "/redirect")
+            {
+                Exit();
+                context.Response.StatusCode = int.TryParse(context.Request.Query["status"], out var code) ? code : 302;
+                context.Response.Headers.Location = context.Request.Query["to"].ToString();
+                return;
+            }
+
+            if (path == "/echo-headers")
+            {
+                Exit();
+                context.Response.ContentType = "text/plain";
+                var lines = context.Request.Headers.Select(h => $"{h.Key}: {h.Value}");
+                await context.Response.WriteAsync(string.Join('\n', lines), aborted).ConfigureAwait(false);
+                return;
+            }
+
+            Exit();
+            context.Response.StatusCode = 404;
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+}
