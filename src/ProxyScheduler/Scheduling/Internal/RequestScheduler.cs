@@ -287,7 +287,9 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     {
         if (execution.CallerToken.IsCancellationRequested)
         {
-            return ex is OperationCanceledException ? null : new OperationCanceledException("The request was canceled.", ex, execution.CallerToken);
+            return ex is OperationCanceledException oce && oce.CancellationToken == execution.CallerToken
+                ? null
+                : new OperationCanceledException("The request was canceled.", ex, execution.CallerToken);
         }
 
         var redacted = UriRedactor.Redact(execution.Request.RequestUri);
