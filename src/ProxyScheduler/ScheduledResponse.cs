@@ -16,6 +16,10 @@ namespace ProxyScheduler;
 /// </remarks>
 public sealed class ScheduledResponse
 {
+    private readonly HttpContentHeaders _sourceContentHeaders;
+    private readonly byte[] _body;
+    private HttpContentHeaders? _contentHeaders;
+
     internal ScheduledResponse(
         ScheduledRequest request,
         Uri finalUri,
@@ -23,8 +27,8 @@ public sealed class ScheduledResponse
         string? reasonPhrase,
         Version version,
         HttpResponseHeaders headers,
-        HttpContentHeaders contentHeaders,
-        ReadOnlyMemory<byte> body,
+        HttpContentHeaders sourceContentHeaders,
+        byte[] body,
         ScheduledResponseTimings timings,
         int attempts,
         int redirects)
@@ -35,8 +39,8 @@ public sealed class ScheduledResponse
         ReasonPhrase = reasonPhrase;
         Version = version;
         Headers = headers;
-        ContentHeaders = contentHeaders;
-        Body = body;
+        _sourceContentHeaders = sourceContentHeaders;
+        _body = body;
         Timings = timings;
         Attempts = attempts;
         Redirects = redirects;
@@ -64,10 +68,10 @@ public sealed class ScheduledResponse
     public HttpResponseHeaders Headers { get; }
 
     /// <summary>Gets the content headers (<c>Content-Type</c>, ...); <c>Content-Length</c> is the buffered body's length.</summary>
-    public HttpContentHeaders ContentHeaders { get; }
+    public HttpContentHeaders ContentHeaders => _contentHeaders ?? CreateContentHeaders();
 
     /// <summary>Gets the body, decompressed when the server compressed it.</summary>
-    public ReadOnlyMemory<byte> Body { get; }
+    public ReadOnlyMemory<byte> Body => _body;
 
     /// <summary>Gets how long the request waited and ran.</summary>
     public ScheduledResponseTimings Timings { get; }
@@ -116,6 +120,23 @@ public sealed class ScheduledResponse
         }
 
         return this;
+    }
+
+    private HttpContentHeaders CreateContentHeaders()
+    {
+        // Copied on first use onto a content object that owns the buffered body, so that Content-Length is the
+        // body's length and nothing refers to the disposed network content.
+        var holder = new ByteArrayContent(_body);
+        foreach (var header in _sourceContentHeaders.NonValidated)
+        {
+            if (!string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                holder.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        Interlocked.CompareExchange(ref _contentHeaders, holder.Headers, null);
+        return _contentHeaders;
     }
 
     /// <summary>Returns the status code and the redacted URI.</summary>

@@ -34,19 +34,4 @@ internal sealed class AttemptResult
     public Uri? RedirectTo { get; }
 
     public TimeSpan? RetryAfter { get; }
-
-    /// <summary>Copies the content headers onto a content object that owns the buffered body.</summary>
-    public HttpContentHeaders CreateContentHeaders()
-    {
-        var holder = new ByteArrayContent(Body);
-        foreach (var header in SourceContentHeaders.NonValidated)
-        {
-            if (!string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                holder.Headers.TryAddWithoutValidation(header.Key, header.Value);
-            }
-        }
-
-        return holder.Headers;
-    }
 }

@@ -1,15 +1,19 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using ProxyScheduler.Diagnostics.Internal;
 
 namespace ProxyScheduler.Scheduling.Internal;
 
 /// <summary>
 /// One <c>SendAllAsync</c> call. A pump reads the source only after it holds a window slot (outcomes not yet taken
 /// by the consumer) and an admission slot of the scheduler, so neither the scheduler's queue nor the outcome buffer
-/// grows with the source. Outcomes are yielded in completion order; a failure is an outcome, not an exception.
+/// grows with the source. Each request waits in its host queue as a light <see cref="BatchItem"/> and starts its
+/// execution only when its first attempt is granted. Outcomes are yielded in completion order; a failure is an outcome,
+/// not an exception that ends the batch.
 /// </summary>
 #pragma warning disable CA1001 // The window is disposed when the run ends, in RunAsync.
 internal sealed class BatchRun
+#pragma warning restore CA1001
 {
     private readonly RequestScheduler _scheduler;
     private readonly IAsyncEnumerable<ScheduledRequest> _source;
@@ -17,6 +21,8 @@ internal sealed class BatchRun
     private readonly SemaphoreSlim _window;
     private readonly TaskCompletionSource _allEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Exception? _sourceError;
+    private CancellationToken _callerToken;
+    private CancellationToken _batchToken;
     private int _outstanding = 1; // the pump itself
 
     public BatchRun(RequestScheduler scheduler, IAsyncEnumerable<ScheduledRequest> source)
@@ -28,7 +34,10 @@ internal sealed class BatchRun
 
     public async IAsyncEnumerable<RequestOutcome> RunAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _scheduler.DisposalToken);
+        _callerToken = cancellationToken;
+        _batchToken = cts.Token;
+        var removeQueued = cts.Token.UnsafeRegister(static (state, token) => ((BatchRun)state!).CancelQueued(token), this);
         _ = PumpAsync(cts.Token);
         try
         {
@@ -44,6 +53,7 @@ internal sealed class BatchRun
             // ended, so their slots are free when the enumeration is over.
             await cts.CancelAsync().ConfigureAwait(false);
             await _allEnded.Task.ConfigureAwait(false);
+            await removeQueued.DisposeAsync().ConfigureAwait(false);
             _window.Dispose();
         }
 
@@ -52,6 +62,47 @@ internal sealed class BatchRun
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_sourceError);
         }
     }
+
+    /// <summary>Runs an item whose first attempt was granted; called on a pool thread.</summary>
+    public async Task RunItemAsync(BatchItem item)
+    {
+        RequestOutcome outcome;
+        try
+        {
+            var response = await _scheduler.ExecuteAdmittedAsync(item.Request, item.Lease, item.QueuedAt, _callerToken, _batchToken).ConfigureAwait(false);
+            outcome = new RequestOutcome(item.Request, response, null);
+        }
+#pragma warning disable CA1031 // Every failure of one request is that request's outcome.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            outcome = new RequestOutcome(item.Request, null, ex);
+        }
+
+        Complete(outcome);
+    }
+
+    /// <summary>Records the outcome of one admitted request, gives its admission slot back, and ends the batch after the last.</summary>
+    public void Complete(RequestOutcome outcome)
+    {
+        _scheduler.ReleaseAdmission();
+        _outcomes.Writer.TryWrite(outcome);
+        if (Interlocked.Decrement(ref _outstanding) == 0)
+        {
+            _outcomes.Writer.TryComplete();
+            _allEnded.TrySetResult();
+        }
+    }
+
+    public void CompleteDisposed(ScheduledRequest request) => Complete(new RequestOutcome(request, null, new RequestFailedException(
+        RequestFailureReason.SchedulerDisposed,
+        UriRedactor.Redact(request.RequestUri),
+        0,
+        null,
+        $"The scheduler was disposed before the request to {UriRedactor.Redact(request.RequestUri)} started.",
+        null)));
+
+    private void CancelQueued(CancellationToken cancellationToken) => _scheduler.CancelQueued(this, cancellationToken);
 
     private async Task PumpAsync(CancellationToken cancellationToken)
     {
@@ -92,7 +143,7 @@ internal sealed class BatchRun
                 }
 
                 Interlocked.Increment(ref _outstanding);
-                _ = RunOneAsync(enumerator.Current, cancellationToken);
+                Submit(enumerator.Current, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -117,47 +168,51 @@ internal sealed class BatchRun
                 }
             }
 
-            OnEnded();
+            if (Interlocked.Decrement(ref _outstanding) == 0)
+            {
+                _outcomes.Writer.TryComplete();
+                _allEnded.TrySetResult();
+            }
         }
     }
 
-    private async Task RunOneAsync(ScheduledRequest? request, CancellationToken cancellationToken)
+    /// <summary>Queues one admitted request; an invalid one becomes a failed outcome at once.</summary>
+    private void Submit(ScheduledRequest? request, CancellationToken cancellationToken)
     {
-        RequestOutcome outcome;
+        if (request is null)
+        {
+            Complete(new RequestOutcome(null, null, new ArgumentException("The request source yielded a null request.")));
+            return;
+        }
+
         try
         {
-            if (request is null)
-            {
-                outcome = new RequestOutcome(null, null, new ArgumentException("The request source yielded a null request."));
-            }
-            else
-            {
-                RequestValidator.Validate(request, nameof(request));
-                var response = await _scheduler.ExecuteAdmittedAsync(request, cancellationToken).ConfigureAwait(false);
-                outcome = new RequestOutcome(request, response, null);
-            }
+            RequestValidator.Validate(request, nameof(request));
         }
-#pragma warning disable CA1031 // Every failure of one request is that request's outcome.
-        catch (Exception ex)
-#pragma warning restore CA1031
+        catch (ArgumentException ex)
         {
-            outcome = new RequestOutcome(request, null, ex);
-        }
-        finally
-        {
-            _scheduler.ReleaseAdmission();
+            Complete(new RequestOutcome(request, null, ex));
+            return;
         }
 
-        _outcomes.Writer.TryWrite(outcome);
-        OnEnded();
-    }
-
-    private void OnEnded()
-    {
-        if (Interlocked.Decrement(ref _outstanding) == 0)
+        if (cancellationToken.IsCancellationRequested)
         {
-            _outcomes.Writer.TryComplete();
-            _allEnded.TrySetResult();
+            Complete(new RequestOutcome(request, null, new OperationCanceledException(cancellationToken)));
+            return;
+        }
+
+        try
+        {
+            _scheduler.EnqueueFirstAttempt(new BatchItem(this, request), request);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Canceled while it was being queued: the batch's own cancellation may have swept the queues before.
+                CancelQueued(cancellationToken);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            CompleteDisposed(request);
         }
     }
 }

@@ -21,6 +21,13 @@ internal sealed class Dispatcher : IDisposable
     private readonly Dictionary<HostKey, HostState> _hosts = [];
     private readonly Queue<HostState> _ready = new();
     private readonly Queue<HostState> _idle = new();
+    private const int MaxInlineDepth = 4;
+
+    [ThreadStatic]
+    private static int t_inlineDepth;
+
+    private bool _inlineAllowed;
+    private DeferredWaiter? _inlineCandidate;
     private int _inFlight;
     private int _queued;
     private long _sequence;
@@ -48,7 +55,7 @@ internal sealed class Dispatcher : IDisposable
             return ValueTask.FromCanceled<DispatchLease>(cancellationToken);
         }
 
-        Waiter waiter;
+        AsyncWaiter waiter;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -57,27 +64,97 @@ internal sealed class Dispatcher : IDisposable
             var host = GetOrCreateHost(key);
 
             // Fast path: nothing queued for this host and every limit has room.
-            if (host.Count == 0 && host.InFlight < host.Settings.MaxConcurrency && _inFlight < _globalLimit && now >= host.NextStart)
+            if (CanStartNow(host, now))
             {
                 Start(host, now);
                 return new ValueTask<DispatchLease>(new DispatchLease(host));
             }
 
-            waiter = new Waiter(this, host);
-            host.Queue.Enqueue(waiter, new WaiterOrder(priority, _sequence++));
-            host.Count++;
-            _queued++;
-            Schedule(host, now);
-            DispatchLocked();
+            waiter = new AsyncWaiter(this);
+            EnqueueLocked(waiter, host, priority, now);
         }
 
         return waiter.Task.IsCompleted ? new ValueTask<DispatchLease>(waiter.Task) : WaitAsync(waiter, cancellationToken);
     }
 
+    /// <summary>
+    /// Queues a waiter that starts its own work on the thread pool when granted (at once when every limit has room).
+    /// Such waiters leave the queues by <see cref="CancelGroup"/>, not by a token of their own.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The dispatcher was disposed.</exception>
+    public void Enqueue(DeferredWaiter waiter, HostKey key, int priority)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var now = _time.GetTimestamp();
+            SweepIdle(now);
+            var host = GetOrCreateHost(key);
+            waiter.QueuedAt = now;
+            if (CanStartNow(host, now))
+            {
+                Start(host, now);
+                waiter.Host = host;
+                waiter.State = Waiter.Granted;
+                waiter.OnGranted(new DispatchLease(host));
+                return;
+            }
+
+            EnqueueLocked(waiter, host, priority, now);
+        }
+    }
+
+    /// <summary>Removes every queued waiter of <paramref name="group"/> at once, and tells each it was canceled.</summary>
+    public void CancelGroup(object group, CancellationToken cancellationToken)
+    {
+        List<Waiter>? canceled = null;
+        lock (_lock)
+        {
+            var now = _time.GetTimestamp();
+            foreach (var host in _hosts.Values)
+            {
+                if (host.Count == 0)
+                {
+                    continue;
+                }
+
+                foreach (var (waiter, _) in host.Queue.UnorderedItems)
+                {
+                    if (waiter.State == Waiter.Queued && ReferenceEquals(waiter.Group, group))
+                    {
+                        MarkCanceledLocked(waiter);
+                        (canceled ??= []).Add(waiter);
+                    }
+                }
+
+                if (host.Garbage > 64 && host.Garbage > host.Count)
+                {
+                    Compact(host);
+                }
+
+                TrackIdle(host, now);
+            }
+        }
+
+        if (canceled is not null)
+        {
+            foreach (var waiter in canceled)
+            {
+                waiter.OnCanceled(cancellationToken);
+            }
+        }
+    }
+
     /// <summary>Gives a permit back and dispatches what it makes possible.</summary>
+    /// <remarks>
+    /// The slot freed here usually goes to one waiting request at once. When that request is a
+    /// <see cref="DeferredWaiter"/>, this thread starts it inline after leaving the lock (up to a small nesting
+    /// depth), which saves a thread-pool hop per request; any others are queued to the pool.
+    /// </remarks>
     public void Release(DispatchLease lease)
     {
         var host = lease.Host;
+        DeferredWaiter? inline;
         lock (_lock)
         {
             host.InFlight--;
@@ -88,9 +165,26 @@ internal sealed class Dispatcher : IDisposable
             }
 
             var now = _time.GetTimestamp();
+            _inlineAllowed = t_inlineDepth < MaxInlineDepth;
             Schedule(host, now);
             DispatchLocked();
             TrackIdle(host, now);
+            inline = _inlineCandidate;
+            _inlineCandidate = null;
+            _inlineAllowed = false;
+        }
+
+        if (inline is not null)
+        {
+            t_inlineDepth++;
+            try
+            {
+                inline.Execute();
+            }
+            finally
+            {
+                t_inlineDepth--;
+            }
         }
     }
 
@@ -155,19 +249,19 @@ internal sealed class Dispatcher : IDisposable
 
         foreach (var waiter in orphans)
         {
-            waiter.TrySetException(new ObjectDisposedException(nameof(IRequestScheduler)));
+            waiter.OnDisposed();
         }
     }
 
-    private static async ValueTask<DispatchLease> WaitAsync(Waiter waiter, CancellationToken cancellationToken)
+    private static async ValueTask<DispatchLease> WaitAsync(AsyncWaiter waiter, CancellationToken cancellationToken)
     {
-        using (cancellationToken.UnsafeRegister(static (state, token) => ((Waiter)state!).Owner.Cancel((Waiter)state!, token), waiter))
+        using (cancellationToken.UnsafeRegister(static (state, token) => ((AsyncWaiter)state!).Owner.Cancel((AsyncWaiter)state!, token), waiter))
         {
             return await waiter.Task.ConfigureAwait(false);
         }
     }
 
-    private void Cancel(Waiter waiter, CancellationToken cancellationToken)
+    private void Cancel(AsyncWaiter waiter, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
@@ -176,11 +270,8 @@ internal sealed class Dispatcher : IDisposable
                 return;
             }
 
-            waiter.State = Waiter.Canceled;
+            MarkCanceledLocked(waiter);
             var host = waiter.Host;
-            host.Count--;
-            host.Garbage++;
-            _queued--;
             if (host.Garbage > 64 && host.Garbage > host.Count)
             {
                 Compact(host);
@@ -189,7 +280,28 @@ internal sealed class Dispatcher : IDisposable
             TrackIdle(host, _time.GetTimestamp());
         }
 
-        waiter.TrySetCanceled(cancellationToken);
+        waiter.OnCanceled(cancellationToken);
+    }
+
+    private void MarkCanceledLocked(Waiter waiter)
+    {
+        waiter.State = Waiter.Canceled;
+        waiter.Host.Count--;
+        waiter.Host.Garbage++;
+        _queued--;
+    }
+
+    private bool CanStartNow(HostState host, long now) =>
+        host.Count == 0 && host.InFlight < host.Settings.MaxConcurrency && _inFlight < _globalLimit && now >= host.NextStart;
+
+    private void EnqueueLocked(Waiter waiter, HostState host, int priority, long now)
+    {
+        waiter.Host = host;
+        host.Queue.Enqueue(waiter, new WaiterOrder(priority, _sequence++));
+        host.Count++;
+        _queued++;
+        Schedule(host, now);
+        DispatchLocked();
     }
 
     private void DispatchLocked()
@@ -214,7 +326,15 @@ internal sealed class Dispatcher : IDisposable
             waiter.State = Waiter.Granted;
             Start(host, now);
             Schedule(host, now);
-            waiter.TrySetResult(new DispatchLease(host));
+            if (_inlineAllowed && _inlineCandidate is null && waiter is DeferredWaiter deferred)
+            {
+                deferred.SetLease(new DispatchLease(host));
+                _inlineCandidate = deferred;
+            }
+            else
+            {
+                waiter.OnGranted(new DispatchLease(host));
+            }
         }
     }
 

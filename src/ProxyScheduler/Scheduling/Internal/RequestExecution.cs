@@ -8,7 +8,8 @@ namespace ProxyScheduler.Scheduling.Internal;
 /// </summary>
 internal sealed class RequestExecution : IDisposable
 {
-    private readonly CancellationTokenSource _cts;
+    private readonly CancellationTokenSource? _cts;
+    private readonly CancellationToken _token;
     private readonly ITimer? _deadlineTimer;
     private volatile bool _deadlineExceeded;
 
@@ -18,7 +19,8 @@ internal sealed class RequestExecution : IDisposable
         TimeSpan? deadline,
         TimeProvider time,
         CancellationToken callerToken,
-        CancellationToken disposeToken)
+        CancellationToken disposeToken,
+        CancellationToken combinedToken)
     {
         Request = request;
         Uri = request.RequestUri;
@@ -28,7 +30,17 @@ internal sealed class RequestExecution : IDisposable
         AttemptTimeout = attemptTimeout;
         CallerToken = callerToken;
         SubmittedAt = time.GetTimestamp();
-        _cts = CancellationTokenSource.CreateLinkedTokenSource(callerToken, disposeToken);
+        if (deadline is null && (combinedToken.CanBeCanceled || !callerToken.CanBeCanceled))
+        {
+            // No deadline, and a token that already ends the request on cancellation and disposal: no allocation.
+            _token = combinedToken.CanBeCanceled ? combinedToken : disposeToken;
+            return;
+        }
+
+        _cts = combinedToken.CanBeCanceled
+            ? CancellationTokenSource.CreateLinkedTokenSource(combinedToken)
+            : callerToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(callerToken, disposeToken) : CancellationTokenSource.CreateLinkedTokenSource(disposeToken);
+        _token = _cts.Token;
         if (deadline is { } d)
         {
             _deadlineTimer = time.CreateTimer(static state => ((RequestExecution)state!).OnDeadline(), this, d, Timeout.InfiniteTimeSpan);
@@ -50,11 +62,36 @@ internal sealed class RequestExecution : IDisposable
     public CancellationToken CallerToken { get; }
 
     /// <summary>Gets the token that ends the request: caller, deadline, or disposal.</summary>
-    public CancellationToken Token => _cts.Token;
+    public CancellationToken Token => _token;
 
     public bool DeadlineExceeded => _deadlineExceeded;
 
     public long SubmittedAt { get; }
+
+    private DispatchLease? _firstLease;
+    private long _firstQueuedAt;
+
+    /// <summary>Hands over a lease granted before the execution started (the first attempt was queued lightly).</summary>
+    public void SetFirstLease(DispatchLease lease, long queuedAt)
+    {
+        _firstLease = lease;
+        _firstQueuedAt = queuedAt;
+    }
+
+    public bool TryTakeFirstLease(out DispatchLease lease, out long queuedAt)
+    {
+        if (_firstLease is { } l)
+        {
+            _firstLease = null;
+            lease = l;
+            queuedAt = _firstQueuedAt;
+            return true;
+        }
+
+        lease = default;
+        queuedAt = 0;
+        return false;
+    }
 
     public int Attempts { get; set; }
 
@@ -125,7 +162,7 @@ internal sealed class RequestExecution : IDisposable
     public void Dispose()
     {
         _deadlineTimer?.Dispose();
-        _cts.Dispose();
+        _cts?.Dispose();
     }
 
     private void OnDeadline()
@@ -133,7 +170,7 @@ internal sealed class RequestExecution : IDisposable
         _deadlineExceeded = true;
         try
         {
-            _cts.Cancel();
+            _cts?.Cancel();
         }
         catch (ObjectDisposedException)
         {

@@ -25,13 +25,13 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     private readonly ResiliencePipeline<AttemptResult> _pipeline;
     private readonly SemaphoreSlim _admission;
     private readonly CancellationTokenSource _disposeCts = new();
+    private readonly TimeoutTokenPool _attemptTokens;
     private readonly TimeSpan _attemptTimeout;
     private readonly TimeSpan? _deadline;
     private readonly long _maxBodySize;
     private readonly int _maxRedirects;
     private readonly bool _retryNonIdempotent;
     private readonly TimeSpan _maxRetryDelay;
-    private int _pending;
     private volatile bool _disposed;
 
     public RequestScheduler(ProxySchedulerOptions options, IHttpMessageHandlerFactory handlerFactory, TimeProvider time, ILoggerFactory loggerFactory)
@@ -42,6 +42,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         ArgumentNullException.ThrowIfNull(loggerFactory);
 
         _time = time;
+        _attemptTokens = new TimeoutTokenPool(time);
         _logger = loggerFactory.CreateLogger("ProxyScheduler");
         _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options), time);
         _transport = new HttpTransport(handlerFactory);
@@ -82,7 +83,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     public SchedulerSnapshot GetSnapshot()
     {
         var hosts = _dispatcher.GetHostSnapshots(out var queued, out var inFlight);
-        return new SchedulerSnapshot(Volatile.Read(ref _pending), queued, inFlight, _dispatcher.GlobalLimit, hosts);
+        return new SchedulerSnapshot(QueueLimit - _admission.CurrentCount, queued, inFlight, _dispatcher.GlobalLimit, hosts);
     }
 
     public void Dispose()
@@ -101,43 +102,40 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
     internal void ReleaseAdmission() => _admission.Release();
 
-    /// <summary>Runs a request that already holds an admission slot; the caller releases the slot.</summary>
-    internal async Task<ScheduledResponse> ExecuteAdmittedAsync(ScheduledRequest request, CancellationToken cancellationToken)
+    /// <summary>Queues the first attempt of an admitted request without starting its execution (see <see cref="DeferredWaiter"/>).</summary>
+    /// <exception cref="ObjectDisposedException">The scheduler was disposed.</exception>
+    internal void EnqueueFirstAttempt(DeferredWaiter waiter, ScheduledRequest request) =>
+        _dispatcher.Enqueue(waiter, HostKey.From(request.RequestUri), request.Priority);
+
+    internal void CancelQueued(object group, CancellationToken cancellationToken) => _dispatcher.CancelGroup(group, cancellationToken);
+
+    /// <summary>Gets a token that is canceled when the scheduler is disposed.</summary>
+    internal CancellationToken DisposalToken => _disposeCts.Token;
+
+    /// <summary>
+    /// Runs a request that already holds an admission slot; the caller releases the slot. <paramref name="combinedToken"/>,
+    /// when it can be canceled, already covers both the caller's cancellation and the scheduler's disposal.
+    /// </summary>
+    internal async Task<ScheduledResponse> ExecuteAdmittedAsync(
+        ScheduledRequest request,
+        DispatchLease? firstLease,
+        long firstQueuedAt,
+        CancellationToken cancellationToken,
+        CancellationToken combinedToken = default)
     {
-        Interlocked.Increment(ref _pending);
         var execution = new RequestExecution(
             request,
             request.AttemptTimeout ?? _attemptTimeout,
             request.Deadline ?? _deadline,
             _time,
             cancellationToken,
-            _disposeCts.Token);
-        try
+            _disposeCts.Token,
+            combinedToken);
+        if (firstLease is { } lease)
         {
-            return await ExecuteAsync(execution).ConfigureAwait(false);
+            execution.SetFirstLease(lease, firstQueuedAt);
         }
-        finally
-        {
-            execution.Dispose();
-            Interlocked.Decrement(ref _pending);
-        }
-    }
 
-    private async Task<ScheduledResponse> SendCoreAsync(ScheduledRequest request, CancellationToken cancellationToken)
-    {
-        await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await ExecuteAdmittedAsync(request, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _admission.Release();
-        }
-    }
-
-    private async Task<ScheduledResponse> ExecuteAsync(RequestExecution execution)
-    {
         var context = ResilienceContextPool.Shared.Get(execution.Token);
         context.Properties.Set(ExecutionKey, execution);
         try
@@ -175,20 +173,44 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         finally
         {
             ResilienceContextPool.Shared.Return(context);
+            if (execution.TryTakeFirstLease(out var unused, out _))
+            {
+                // Canceled before the first attempt could use its lease.
+                _dispatcher.Release(unused);
+            }
+
+            execution.Dispose();
+        }
+    }
+
+    private async Task<ScheduledResponse> SendCoreAsync(ScheduledRequest request, CancellationToken cancellationToken)
+    {
+        await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await ExecuteAdmittedAsync(request, null, 0, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _admission.Release();
         }
     }
 
     private async ValueTask<AttemptResult> RunAttemptAsync(RequestExecution execution, CancellationToken cancellationToken)
     {
         execution.Attempts++;
-        var queuedAt = _time.GetTimestamp();
-        var lease = await _dispatcher.AcquireAsync(execution.HostKey, execution.Request.Priority, cancellationToken).ConfigureAwait(false);
+        if (!execution.TryTakeFirstLease(out var lease, out var queuedAt))
+        {
+            queuedAt = _time.GetTimestamp();
+            lease = await _dispatcher.AcquireAsync(execution.HostKey, execution.Request.Priority, cancellationToken).ConfigureAwait(false);
+        }
+
         var startedAt = _time.GetTimestamp();
         execution.QueuedTicks += startedAt - queuedAt;
         try
         {
-            using var attemptCts = new CancellationTokenSource(execution.AttemptTimeout, _time);
-            using var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), attemptCts);
+            var attemptCts = _attemptTokens.Rent(execution.AttemptTimeout);
+            var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), attemptCts);
             try
             {
                 using var message = execution.CreateMessage();
@@ -203,6 +225,11 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 && !cancellationToken.IsCancellationRequested && attemptCts.IsCancellationRequested)
             {
                 throw new AttemptTimeoutException(execution.AttemptTimeout, ex);
+            }
+            finally
+            {
+                link.Dispose();
+                _attemptTokens.Return(attemptCts);
             }
         }
         finally
@@ -276,7 +303,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             result.ReasonPhrase,
             result.Version,
             result.Headers,
-            result.CreateContentHeaders(),
+            result.SourceContentHeaders,
             result.Body,
             timings,
             execution.Attempts,

@@ -1,23 +1,27 @@
 namespace ProxyScheduler.Scheduling.Internal;
 
-/// <summary>An attempt waiting in a host queue; completed by the dispatcher with a lease, or canceled.</summary>
-internal sealed class Waiter : TaskCompletionSource<DispatchLease>
+/// <summary>An attempt waiting in a host queue until the dispatcher grants it a lease, or it is canceled.</summary>
+internal abstract class Waiter
 {
     public const int Queued = 0;
     public const int Granted = 1;
     public const int Canceled = 2;
 
-    public Waiter(Dispatcher owner, HostState host)
-        : base(TaskCreationOptions.RunContinuationsAsynchronously)
-    {
-        Owner = owner;
-        Host = host;
-    }
+    /// <summary>Gets or sets the host whose queue holds the waiter. Set by the dispatcher.</summary>
+    public HostState Host { get; set; } = null!;
 
-    public Dispatcher Owner { get; }
-
-    public HostState Host { get; }
-
-    /// <summary>Guarded by the dispatcher's lock.</summary>
+    /// <summary>Gets or sets the waiter's state. Guarded by the dispatcher's lock.</summary>
     public int State { get; set; }
+
+    /// <summary>Gets the group the waiter belongs to (a batch), so a group can leave the queues at once.</summary>
+    public virtual object? Group => null;
+
+    /// <summary>Called under the dispatcher's lock; must only hand the lease over, never run the attempt inline.</summary>
+    public abstract void OnGranted(DispatchLease lease);
+
+    /// <summary>Called outside the lock after the waiter left its queue because it was canceled.</summary>
+    public abstract void OnCanceled(CancellationToken cancellationToken);
+
+    /// <summary>Called outside the lock when the dispatcher is disposed with the waiter still queued.</summary>
+    public abstract void OnDisposed();
 }

@@ -1,0 +1,19 @@
+namespace ProxyScheduler.Scheduling.Internal;
+
+/// <summary>A waiter that someone awaits (retries, redirects, single requests).</summary>
+internal sealed class AsyncWaiter : Waiter
+{
+    private readonly TaskCompletionSource<DispatchLease> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public AsyncWaiter(Dispatcher owner) => Owner = owner;
+
+    public Dispatcher Owner { get; }
+
+    public Task<DispatchLease> Task => _completion.Task;
+
+    public override void OnGranted(DispatchLease lease) => _completion.TrySetResult(lease);
+
+    public override void OnCanceled(CancellationToken cancellationToken) => _completion.TrySetCanceled(cancellationToken);
+
+    public override void OnDisposed() => _completion.TrySetException(new ObjectDisposedException(nameof(IRequestScheduler)));
+}

@@ -1,0 +1,24 @@
+namespace ProxyScheduler.Scheduling.Internal;
+
+/// <summary>One request of a <see cref="BatchRun"/>, queued lightly until its first attempt is granted.</summary>
+internal sealed class BatchItem : DeferredWaiter
+{
+    public BatchItem(BatchRun batch, ScheduledRequest request)
+    {
+        Batch = batch;
+        Request = request;
+    }
+
+    public BatchRun Batch { get; }
+
+    public ScheduledRequest Request { get; }
+
+    public override object? Group => Batch;
+
+    public override void Execute() => _ = Batch.RunItemAsync(this);
+
+    public override void OnCanceled(CancellationToken cancellationToken) =>
+        Batch.Complete(new RequestOutcome(Request, null, new OperationCanceledException("The batch was canceled.", null, cancellationToken)));
+
+    public override void OnDisposed() => Batch.CompleteDisposed(Request);
+}

@@ -1,0 +1,26 @@
+namespace ProxyScheduler.Scheduling.Internal;
+
+/// <summary>
+/// A waiter that starts its work on the thread pool when granted. Nothing but the waiter itself is allocated while it is
+/// queued, so a deep queue costs little memory and little garbage-collector work.
+/// </summary>
+internal abstract class DeferredWaiter : Waiter, IThreadPoolWorkItem
+{
+    /// <summary>Gets the lease granted to this waiter.</summary>
+    public DispatchLease Lease { get; private set; }
+
+    /// <summary>Gets or sets the timestamp at which the waiter was queued.</summary>
+    public long QueuedAt { get; set; }
+
+    public override void OnGranted(DispatchLease lease)
+    {
+        Lease = lease;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>Takes the lease without queuing the work: the releasing thread runs it inline.</summary>
+    public void SetLease(DispatchLease lease) => Lease = lease;
+
+    /// <summary>Runs the work on a pool thread, holding <see cref="Lease"/>.</summary>
+    public abstract void Execute();
+}
