@@ -18,9 +18,6 @@ internal abstract class DeferredWaiter : Waiter, IThreadPoolWorkItem
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
 
-    /// <summary>Takes the lease without queuing the work: the releasing thread runs it inline.</summary>
-    public void SetLease(DispatchLease lease) => Lease = lease;
-
     /// <summary>Runs the work on a pool thread, holding <see cref="Lease"/>.</summary>
     public abstract void Execute();
 }

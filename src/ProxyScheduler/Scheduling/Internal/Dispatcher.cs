@@ -21,13 +21,6 @@ internal sealed class Dispatcher : IDisposable
     private readonly Dictionary<HostKey, HostState> _hosts = [];
     private readonly Queue<HostState> _ready = new();
     private readonly Queue<HostState> _idle = new();
-    private const int MaxInlineDepth = 4;
-
-    [ThreadStatic]
-    private static int t_inlineDepth;
-
-    private bool _inlineAllowed;
-    private DeferredWaiter? _inlineCandidate;
     private int _inFlight;
     private int _queued;
     private long _sequence;
@@ -146,15 +139,9 @@ internal sealed class Dispatcher : IDisposable
     }
 
     /// <summary>Gives a permit back and dispatches what it makes possible.</summary>
-    /// <remarks>
-    /// The slot freed here usually goes to one waiting request at once. When that request is a
-    /// <see cref="DeferredWaiter"/>, this thread starts it inline after leaving the lock (up to a small nesting
-    /// depth), which saves a thread-pool hop per request; any others are queued to the pool.
-    /// </remarks>
     public void Release(DispatchLease lease)
     {
         var host = lease.Host;
-        DeferredWaiter? inline;
         lock (_lock)
         {
             host.InFlight--;
@@ -165,26 +152,9 @@ internal sealed class Dispatcher : IDisposable
             }
 
             var now = _time.GetTimestamp();
-            _inlineAllowed = t_inlineDepth < MaxInlineDepth;
             Schedule(host, now);
             DispatchLocked();
             TrackIdle(host, now);
-            inline = _inlineCandidate;
-            _inlineCandidate = null;
-            _inlineAllowed = false;
-        }
-
-        if (inline is not null)
-        {
-            t_inlineDepth++;
-            try
-            {
-                inline.Execute();
-            }
-            finally
-            {
-                t_inlineDepth--;
-            }
         }
     }
 
@@ -326,15 +296,7 @@ internal sealed class Dispatcher : IDisposable
             waiter.State = Waiter.Granted;
             Start(host, now);
             Schedule(host, now);
-            if (_inlineAllowed && _inlineCandidate is null && waiter is DeferredWaiter deferred)
-            {
-                deferred.SetLease(new DispatchLease(host));
-                _inlineCandidate = deferred;
-            }
-            else
-            {
-                waiter.OnGranted(new DispatchLease(host));
-            }
+            waiter.OnGranted(new DispatchLease(host));
         }
     }
 
