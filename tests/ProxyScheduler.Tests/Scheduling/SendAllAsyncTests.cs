@@ -129,6 +129,61 @@ public sealed class SendAllAsyncTests
     }
 
     [Fact]
+    public async Task SendAllAsync_SchedulerDisposed_QueuedAndInFlightEndAsTypedOutcomes()
+    {
+        var sut = new TestScheduler(o =>
+        {
+            o.MaxConcurrency = 2;
+            o.DefaultHost.MaxConcurrency = 2;
+        });
+        var outcomes = new List<RequestOutcome>();
+        var consumer = Task.Run(async () =>
+        {
+            await foreach (var outcome in sut.Scheduler.SendAllAsync(new CountingSource(10)))
+            {
+                outcomes.Add(outcome);
+            }
+        });
+        await Eventually.TrueAsync(() => sut.Handler.Count == 2 && sut.Scheduler.GetSnapshot().Queued == 8, "two in flight, eight queued");
+        sut.Scheduler.GetSnapshot().Pending.Should().Be(10, "queued batch requests count as pending");
+
+        sut.Dispose();
+        await consumer.WaitAsync(TimeSpan.FromSeconds(10));
+
+        outcomes.Should().HaveCount(10);
+        outcomes.Should().OnlyContain(o => o.Exception is RequestFailedException && ((RequestFailedException)o.Exception).Reason == RequestFailureReason.SchedulerDisposed);
+    }
+
+    [Fact]
+    public async Task SendAllAsync_Priorities_HigherFirstWithinAHost()
+    {
+        using var sut = new TestScheduler(o =>
+        {
+            o.MaxConcurrency = 1;
+            o.DefaultHost.MaxConcurrency = 1;
+        });
+        var requests = new List<ScheduledRequest> { new("http://a.test/first") };
+        requests.AddRange(Enumerable.Range(0, 5).Select(i => new ScheduledRequest($"http://a.test/low{i}")));
+        requests.Add(new ScheduledRequest("http://a.test/urgent") { Priority = 10 });
+        var order = new List<string>();
+        var consumer = Task.Run(async () =>
+        {
+            await foreach (var outcome in sut.Scheduler.SendAllAsync(requests))
+            {
+                order.Add(outcome.Request!.RequestUri.AbsolutePath);
+            }
+        });
+        await Eventually.TrueAsync(() => sut.Handler.Count == 1 && sut.Scheduler.GetSnapshot().Queued == 6, "first in flight, six queued");
+        for (var i = 0; i < 7; i++)
+        {
+            await Eventually.TrueAsync(() => sut.Handler.TryNext(out var p) && p.Completion.TrySetResult(FakeHandler.Response(HttpStatusCode.OK)), $"request {i}");
+        }
+
+        await consumer.WaitAsync(TimeSpan.FromSeconds(10));
+        order.Should().Equal("/first", "/urgent", "/low0", "/low1", "/low2", "/low3", "/low4");
+    }
+
+    [Fact]
     public async Task SendAllAsync_SourceThrows_OutcomesSoFarThenTheSourceError()
     {
         using var sut = new TestScheduler();

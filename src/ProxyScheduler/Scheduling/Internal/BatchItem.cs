@@ -17,8 +17,7 @@ internal sealed class BatchItem : DeferredWaiter
 
     public override void Execute() => _ = Batch.RunItemAsync(this);
 
-    public override void OnCanceled(CancellationToken cancellationToken) =>
-        Batch.Complete(new RequestOutcome(Request, null, new OperationCanceledException("The batch was canceled.", null, cancellationToken)));
+    public override void OnCanceled(CancellationToken cancellationToken) => Batch.CompleteCanceled(Request, cancellationToken);
 
     public override void OnDisposed() => Batch.CompleteDisposed(Request);
 }

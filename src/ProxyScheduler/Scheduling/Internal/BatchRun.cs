@@ -102,6 +102,18 @@ internal sealed class BatchRun
         $"The scheduler was disposed before the request to {UriRedactor.Redact(request.RequestUri)} started.",
         null)));
 
+    /// <summary>Ends a request that left its queue because the batch ended: canceled by the caller, or the scheduler disposed.</summary>
+    public void CompleteCanceled(ScheduledRequest request, CancellationToken cancellationToken)
+    {
+        if (_scheduler.DisposalToken.IsCancellationRequested && !_callerToken.IsCancellationRequested)
+        {
+            CompleteDisposed(request);
+            return;
+        }
+
+        Complete(new RequestOutcome(request, null, new OperationCanceledException("The batch was canceled.", null, cancellationToken)));
+    }
+
     private void CancelQueued(CancellationToken cancellationToken) => _scheduler.CancelQueued(this, cancellationToken);
 
     private async Task PumpAsync(CancellationToken cancellationToken)
