@@ -14,6 +14,7 @@ namespace ProxyScheduler;
 public sealed class ScheduledRequest
 {
     private Dictionary<string, string>? _headers;
+    private Scheduling.Internal.HostKey? _hostKey;
     private readonly TimeSpan? _deadline;
     private readonly TimeSpan? _attemptTimeout;
     private readonly HttpMethod _method = HttpMethod.Get;
@@ -129,6 +130,9 @@ public sealed class ScheduledRequest
     public object? State { get; init; }
 
     internal bool HasHeaders => _headers is { Count: > 0 };
+
+    /// <summary>Gets the host key of <see cref="RequestUri"/>, computed once (the request is immutable).</summary>
+    internal Scheduling.Internal.HostKey HostKey => _hostKey ??= Scheduling.Internal.HostKey.From(RequestUri);
 
     internal Dictionary<string, string>? HeadersOrNull => _headers;
 

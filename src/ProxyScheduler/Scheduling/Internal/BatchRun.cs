@@ -23,13 +23,20 @@ internal sealed class BatchRun
     private Exception? _sourceError;
     private CancellationToken _callerToken;
     private CancellationToken _batchToken;
+    private readonly int _refillThreshold;
     private int _outstanding = 1; // the pump itself
+    private int _admitted;
+    private TaskCompletionSource? _refill;
 
     public BatchRun(RequestScheduler scheduler, IAsyncEnumerable<ScheduledRequest> source)
     {
         _scheduler = scheduler;
         _source = source;
         _window = new SemaphoreSlim(scheduler.QueueLimit, scheduler.QueueLimit);
+
+        // When the batch fills the scheduler, the pump sleeps until a step of slots is free and then refills in one
+        // go, instead of waking once per completed request.
+        _refillThreshold = scheduler.QueueLimit - Math.Clamp(scheduler.QueueLimit / 8, 1, 1024);
     }
 
     public async IAsyncEnumerable<RequestOutcome> RunAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -86,6 +93,11 @@ internal sealed class BatchRun
     public void Complete(RequestOutcome outcome)
     {
         _scheduler.ReleaseAdmission();
+        if (Interlocked.Decrement(ref _admitted) <= _refillThreshold && Volatile.Read(ref _refill) is not null)
+        {
+            Interlocked.Exchange(ref _refill, null)?.TrySetResult();
+        }
+
         _outcomes.Writer.TryWrite(outcome);
         if (Interlocked.Decrement(ref _outstanding) == 0)
         {
@@ -124,10 +136,14 @@ internal sealed class BatchRun
             enumerator = _source.GetAsyncEnumerator(cancellationToken);
             while (true)
             {
-                await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+                if (!_window.Wait(0, CancellationToken.None))
+                {
+                    await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+
                 try
                 {
-                    await _scheduler.WaitForAdmissionAsync(cancellationToken).ConfigureAwait(false);
+                    await EnterAdmissionAsync(cancellationToken).ConfigureAwait(false);
                 }
                 catch
                 {
@@ -155,6 +171,7 @@ internal sealed class BatchRun
                 }
 
                 Interlocked.Increment(ref _outstanding);
+                Interlocked.Increment(ref _admitted);
                 Submit(enumerator.Current, cancellationToken);
             }
         }
@@ -185,6 +202,36 @@ internal sealed class BatchRun
                 _outcomes.Writer.TryComplete();
                 _allEnded.TrySetResult();
             }
+        }
+    }
+
+    private ValueTask EnterAdmissionAsync(CancellationToken cancellationToken)
+    {
+        if (_scheduler.TryEnterAdmission())
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return Volatile.Read(ref _admitted) > _refillThreshold
+            ? WaitForRefillThenEnterAsync(cancellationToken)
+            : new ValueTask(_scheduler.WaitForAdmissionAsync(cancellationToken));
+    }
+
+    private async ValueTask WaitForRefillThenEnterAsync(CancellationToken cancellationToken)
+    {
+        var refill = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _refill, refill);
+        if (Volatile.Read(ref _admitted) <= _refillThreshold)
+        {
+            refill.TrySetResult();
+        }
+
+        await refill.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+
+        // Slots may have gone to other callers meanwhile: then wait for one like everyone else.
+        if (!_scheduler.TryEnterAdmission())
+        {
+            await _scheduler.WaitForAdmissionAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

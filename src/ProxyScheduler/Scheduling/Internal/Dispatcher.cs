@@ -23,7 +23,6 @@ internal sealed class Dispatcher : IDisposable
     private readonly Queue<HostState> _idle = new();
     private int _inFlight;
     private int _queued;
-    private long _sequence;
     private bool _disposed;
 
     public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time)
@@ -111,13 +110,18 @@ internal sealed class Dispatcher : IDisposable
                     continue;
                 }
 
-                foreach (var (waiter, _) in host.Queue.UnorderedItems)
+                var found = new List<Waiter>();
+                host.Queue.ForEach(static (waiter, state) =>
                 {
-                    if (waiter.State == Waiter.Queued && ReferenceEquals(waiter.Group, group))
+                    if (waiter.State == Waiter.Queued && ReferenceEquals(waiter.Group, state.Group))
                     {
-                        MarkCanceledLocked(waiter);
-                        (canceled ??= []).Add(waiter);
+                        state.Found.Add(waiter);
                     }
+                }, (Group: group, Found: found));
+                foreach (var waiter in found)
+                {
+                    MarkCanceledLocked(waiter);
+                    (canceled ??= []).Add(waiter);
                 }
 
                 if (host.Garbage > 64 && host.Garbage > host.Count)
@@ -153,7 +157,7 @@ internal sealed class Dispatcher : IDisposable
 
             var now = _time.GetTimestamp();
             Schedule(host, now);
-            DispatchLocked();
+            DispatchLocked(now);
             TrackIdle(host, now);
         }
     }
@@ -198,7 +202,7 @@ internal sealed class Dispatcher : IDisposable
             _disposed = true;
             foreach (var host in _hosts.Values)
             {
-                while (host.Queue.TryDequeue(out var waiter, out _))
+                while (host.Queue.TryDequeue(out var waiter))
                 {
                     if (waiter.State == Waiter.Queued)
                     {
@@ -267,14 +271,14 @@ internal sealed class Dispatcher : IDisposable
     private void EnqueueLocked(Waiter waiter, HostState host, int priority, long now)
     {
         waiter.Host = host;
-        host.Queue.Enqueue(waiter, new WaiterOrder(priority, _sequence++));
+        host.Queue.Enqueue(waiter, priority);
         host.Count++;
         _queued++;
         Schedule(host, now);
-        DispatchLocked();
+        DispatchLocked(now);
     }
 
-    private void DispatchLocked()
+    private void DispatchLocked(long now)
     {
         while (_inFlight < _globalLimit && _ready.TryDequeue(out var host))
         {
@@ -284,7 +288,6 @@ internal sealed class Dispatcher : IDisposable
                 continue;
             }
 
-            var now = _time.GetTimestamp();
             if (host.NextStart > now)
             {
                 ArmTimer(host, now);
@@ -369,7 +372,7 @@ internal sealed class Dispatcher : IDisposable
             host.TimerDue = 0;
             var now = _time.GetTimestamp();
             Schedule(host, now);
-            DispatchLocked();
+            DispatchLocked(now);
         }
     }
 
@@ -386,7 +389,7 @@ internal sealed class Dispatcher : IDisposable
 
     private static Waiter DequeueLive(HostState host)
     {
-        while (host.Queue.TryDequeue(out var waiter, out _))
+        while (host.Queue.TryDequeue(out var waiter))
         {
             if (waiter.State == Waiter.Queued)
             {
@@ -402,17 +405,7 @@ internal sealed class Dispatcher : IDisposable
 
     private static void Compact(HostState host)
     {
-        var live = new List<(Waiter, WaiterOrder)>(host.Count);
-        foreach (var (waiter, order) in host.Queue.UnorderedItems)
-        {
-            if (waiter.State == Waiter.Queued)
-            {
-                live.Add((waiter, order));
-            }
-        }
-
-        host.Queue.Clear();
-        host.Queue.EnqueueRange(live);
+        host.Queue.Compact();
         host.Garbage = 0;
     }
 

@@ -14,7 +14,7 @@ internal sealed class HostState
     public HostSettings Settings { get; }
 
     /// <summary>Waiting attempts, highest priority first, FIFO among equals; canceled ones are skipped lazily.</summary>
-    public PriorityQueue<Waiter, WaiterOrder> Queue { get; } = new(WaiterOrderComparer.Instance);
+    public HostQueue Queue { get; } = new();
 
     /// <summary>Live (not canceled) waiters in <see cref="Queue"/>.</summary>
     public int Count { get; set; }

@@ -26,10 +26,11 @@ internal sealed class RequestExecution : IDisposable
         Uri = request.RequestUri;
         Method = request.Method;
         Content = request.Content;
-        HostKey = HostKey.From(Uri);
+        HostKey = request.HostKey;
         AttemptTimeout = attemptTimeout;
         CallerToken = callerToken;
         SubmittedAt = time.GetTimestamp();
+        LastAttemptEnd = SubmittedAt;
         if (deadline is null && (combinedToken.CanBeCanceled || !callerToken.CanBeCanceled))
         {
             // No deadline, and a token that already ends the request on cancellation and disposal: no allocation.
@@ -66,7 +67,10 @@ internal sealed class RequestExecution : IDisposable
 
     public bool DeadlineExceeded => _deadlineExceeded;
 
-    public long SubmittedAt { get; }
+    /// <summary>Gets or sets when the request was submitted (for a batch item, when it was queued).</summary>
+    public long SubmittedAt { get; set; }
+
+    public long LastAttemptEnd { get; set; }
 
     private DispatchLease? _firstLease;
     private long _firstQueuedAt;

@@ -100,12 +100,14 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
     internal Task WaitForAdmissionAsync(CancellationToken cancellationToken) => _admission.WaitAsync(cancellationToken);
 
+    internal bool TryEnterAdmission() => _admission.Wait(0, CancellationToken.None);
+
     internal void ReleaseAdmission() => _admission.Release();
 
     /// <summary>Queues the first attempt of an admitted request without starting its execution (see <see cref="DeferredWaiter"/>).</summary>
     /// <exception cref="ObjectDisposedException">The scheduler was disposed.</exception>
     internal void EnqueueFirstAttempt(DeferredWaiter waiter, ScheduledRequest request) =>
-        _dispatcher.Enqueue(waiter, HostKey.From(request.RequestUri), request.Priority);
+        _dispatcher.Enqueue(waiter, request.HostKey, request.Priority);
 
     internal void CancelQueued(object group, CancellationToken cancellationToken) => _dispatcher.CancelGroup(group, cancellationToken);
 
@@ -134,6 +136,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         if (firstLease is { } lease)
         {
             execution.SetFirstLease(lease, firstQueuedAt);
+            execution.SubmittedAt = firstQueuedAt;
         }
 
         var context = ResilienceContextPool.Shared.Get(execution.Token);
@@ -234,7 +237,8 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         }
         finally
         {
-            execution.LastAttemptTicks = _time.GetTimestamp() - startedAt;
+            execution.LastAttemptEnd = _time.GetTimestamp();
+            execution.LastAttemptTicks = execution.LastAttemptEnd - startedAt;
             _dispatcher.Release(lease);
         }
     }
@@ -291,7 +295,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
     private ScheduledResponse CreateResponse(RequestExecution execution, AttemptResult result)
     {
-        var now = _time.GetTimestamp();
+        var now = execution.LastAttemptEnd;
         var timings = new ScheduledResponseTimings(
             _time.GetElapsedTime(0, execution.QueuedTicks),
             _time.GetElapsedTime(0, execution.LastAttemptTicks),
