@@ -15,7 +15,7 @@ internal sealed class BatchItem : DeferredWaiter
 
     public override object? Group => Batch;
 
-    public override void Execute() => _ = Batch.RunItemAsync(this);
+    public override void Execute() => Batch.RunItem(this);
 
     public override void OnCanceled(CancellationToken cancellationToken) => Batch.CompleteCanceled(Request, cancellationToken);
 

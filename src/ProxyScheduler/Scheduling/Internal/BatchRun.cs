@@ -70,24 +70,9 @@ internal sealed class BatchRun
         }
     }
 
-    /// <summary>Runs an item whose first attempt was granted; called on a pool thread.</summary>
-    public async Task RunItemAsync(BatchItem item)
-    {
-        RequestOutcome outcome;
-        try
-        {
-            var response = await _scheduler.ExecuteAdmittedAsync(item.Request, item.Lease, item.QueuedAt, _callerToken, _batchToken).ConfigureAwait(false);
-            outcome = new RequestOutcome(item.Request, response, null);
-        }
-#pragma warning disable CA1031 // Every failure of one request is that request's outcome.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            outcome = new RequestOutcome(item.Request, null, ex);
-        }
-
-        Complete(outcome);
-    }
+    /// <summary>Runs an item whose first attempt was granted; called on a pool thread. The outcome comes back through <see cref="Complete"/>.</summary>
+    public void RunItem(BatchItem item) =>
+        _ = _scheduler.ExecuteAdmittedAsync(item.Request, item.Lease, item.QueuedAt, this, _callerToken, _batchToken);
 
     /// <summary>Records the outcome of one admitted request, gives its admission slot back, and ends the batch after the last.</summary>
     public void Complete(RequestOutcome outcome)

@@ -116,12 +116,15 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
     /// <summary>
     /// Runs a request that already holds an admission slot; the caller releases the slot. <paramref name="combinedToken"/>,
-    /// when it can be canceled, already covers both the caller's cancellation and the scheduler's disposal.
+    /// when it can be canceled, already covers both the caller's cancellation and the scheduler's disposal. With a
+    /// <paramref name="sink"/>, the outcome goes to the sink (after every slot is free) and nothing is thrown or returned.
     /// </summary>
-    internal async Task<ScheduledResponse> ExecuteAdmittedAsync(
+#pragma warning disable CA1031 // With a sink, every failure is the request's outcome.
+    internal async Task<ScheduledResponse?> ExecuteAdmittedAsync(
         ScheduledRequest request,
         DispatchLease? firstLease,
         long firstQueuedAt,
+        BatchRun? sink,
         CancellationToken cancellationToken,
         CancellationToken combinedToken = default)
     {
@@ -139,6 +142,8 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             execution.SubmittedAt = firstQueuedAt;
         }
 
+        ScheduledResponse? response = null;
+        Exception? failure = null;
         var context = ResilienceContextPool.Shared.Get(execution.Token);
         context.Properties.Set(ExecutionKey, execution);
         try
@@ -149,18 +154,24 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                     static (ctx, state) => state.Scheduler.RunAttemptAsync(state.Execution, ctx.CancellationToken),
                     context,
                     (Scheduler: this, Execution: execution)).ConfigureAwait(false);
-                outcome.ThrowIfException();
-                var result = outcome.Result!;
+                if (outcome.Exception is { } ex)
+                {
+                    failure = ex is RequestFailedException ? ex : TranslateFailure(execution, ex) ?? ex;
+                    break;
+                }
 
+                var result = outcome.Result!;
                 if (result.RedirectTo is not { } target)
                 {
-                    return CreateResponse(execution, result);
+                    response = CreateResponse(execution, result);
+                    break;
                 }
 
                 if (execution.Redirects >= _maxRedirects)
                 {
-                    throw Fail(execution, RequestFailureReason.TooManyRedirects, result.StatusCode,
+                    failure = Fail(execution, RequestFailureReason.TooManyRedirects, result.StatusCode,
                         $"The request to {UriRedactor.Redact(execution.Request.RequestUri)} was redirected more than {_maxRedirects} times.", null);
+                    break;
                 }
 
                 if (_logger.IsEnabled(LogLevel.Debug))
@@ -171,9 +182,9 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 execution.FollowRedirect(target, result.StatusCode);
             }
         }
-        catch (Exception ex) when (ex is not RequestFailedException && TranslateFailure(execution, ex) is { } failure)
+        catch (Exception ex)
         {
-            throw failure;
+            failure = ex is RequestFailedException ? ex : TranslateFailure(execution, ex) ?? ex;
         }
         finally
         {
@@ -186,14 +197,28 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
             execution.Dispose();
         }
+
+        if (sink is not null)
+        {
+            sink.Complete(new RequestOutcome(request, response, failure));
+            return null;
+        }
+
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+
+        return response;
     }
+#pragma warning restore CA1031
 
     private async Task<ScheduledResponse> SendCoreAsync(ScheduledRequest request, CancellationToken cancellationToken)
     {
         await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await ExecuteAdmittedAsync(request, null, 0, cancellationToken).ConfigureAwait(false);
+            return (await ExecuteAdmittedAsync(request, null, 0, null, cancellationToken).ConfigureAwait(false))!;
         }
         finally
         {
