@@ -17,7 +17,7 @@ internal sealed class BatchRun
 {
     private readonly RequestScheduler _scheduler;
     private readonly IAsyncEnumerable<ScheduledRequest> _source;
-    private readonly Channel<RequestOutcome> _outcomes = Channel.CreateUnbounded<RequestOutcome>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<RequestOutcome> _outcomes = Channel.CreateUnbounded<RequestOutcome>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly SemaphoreSlim _window;
     private readonly TaskCompletionSource _allEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Exception? _sourceError;
