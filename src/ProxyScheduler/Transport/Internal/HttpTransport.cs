@@ -8,6 +8,7 @@ namespace ProxyScheduler.Transport.Internal;
 internal sealed class HttpTransport
 {
     private readonly IHttpMessageHandlerFactory _handlerFactory;
+    private Entry? _direct;
 
     public HttpTransport(IHttpMessageHandlerFactory handlerFactory)
     {
@@ -17,8 +18,22 @@ internal sealed class HttpTransport
     public Task<HttpResponseMessage> SendDirectAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         // The factory caches the handler chain per name and rotates it after its lifetime; the invoker is a thin
-        // wrapper that must not dispose the shared handler.
-        var invoker = new HttpMessageInvoker(_handlerFactory.CreateHandler(TransportClientNames.Direct), disposeHandler: false);
-        return invoker.SendAsync(request, cancellationToken);
+        // wrapper that must not dispose the shared handler, kept for as long as the factory returns the same chain.
+        var handler = _handlerFactory.CreateHandler(TransportClientNames.Direct);
+        var entry = _direct;
+        if (entry is null || !ReferenceEquals(entry.Handler, handler))
+        {
+            entry = new Entry(handler);
+            _direct = entry;
+        }
+
+        return entry.Invoker.SendAsync(request, cancellationToken);
+    }
+
+    private sealed class Entry(HttpMessageHandler handler)
+    {
+        public HttpMessageHandler Handler { get; } = handler;
+
+        public HttpMessageInvoker Invoker { get; } = new(handler, disposeHandler: false);
     }
 }

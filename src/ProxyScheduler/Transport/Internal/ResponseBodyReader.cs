@@ -25,6 +25,7 @@ internal static class ResponseBodyReader
         {
             if (declared is { } length)
             {
+                // Known length: read straight into an array of exactly that size.
                 var exact = new byte[length];
                 var read = 0;
                 while (read < exact.Length)
@@ -41,44 +42,40 @@ internal static class ResponseBodyReader
                 return exact;
             }
 
-            return await ReadUnknownLengthAsync(stream, maxSize, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private static async ValueTask<byte[]> ReadUnknownLengthAsync(Stream stream, long maxSize, CancellationToken cancellationToken)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(InitialBufferSize, Math.Max(maxSize, 1)));
-        var total = 0;
-        try
-        {
-            while (true)
+            // Unknown length (chunked, or decompressed): read into pooled buffers, growing, then copy out once.
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(InitialBufferSize, Math.Max(maxSize, 1)));
+            var total = 0;
+            try
             {
-                if (total == buffer.Length)
+                while (true)
                 {
-                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, Math.Min(maxSize + 1, Array.MaxLength)));
-                    buffer.AsSpan(0, total).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
+                    if (total == buffer.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, Math.Min(maxSize + 1, Array.MaxLength)));
+                        buffer.AsSpan(0, total).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+
+                    var n = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    total += n;
+                    if (total > maxSize)
+                    {
+                        throw new ResponseTooLargeException(null, maxSize);
+                    }
                 }
 
-                var n = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    break;
-                }
-
-                total += n;
-                if (total > maxSize)
-                {
-                    throw new ResponseTooLargeException(null, maxSize);
-                }
+                return buffer.AsSpan(0, total).ToArray();
             }
-
-            return buffer.AsSpan(0, total).ToArray();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 }
