@@ -73,6 +73,17 @@ internal sealed class RequestExecution : IDisposable
     public long LastAttemptEnd { get; set; }
 
     private DispatchLease? _firstLease;
+    private Polly.Outcome<AttemptResult>? _firstOutcome;
+
+    /// <summary>Sets the outcome of an attempt made before the retry pipeline ran; the pipeline takes it as its first.</summary>
+    public void SetFirstOutcome(Polly.Outcome<AttemptResult> outcome) => _firstOutcome = outcome;
+
+    public Polly.Outcome<AttemptResult>? TakeFirstOutcome()
+    {
+        var outcome = _firstOutcome;
+        _firstOutcome = null;
+        return outcome;
+    }
     private long _firstQueuedAt;
 
     /// <summary>Hands over a lease granted before the execution started (the first attempt was queued lightly).</summary>

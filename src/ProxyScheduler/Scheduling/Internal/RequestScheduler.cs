@@ -32,6 +32,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     private readonly int _maxRedirects;
     private readonly bool _retryNonIdempotent;
     private readonly TimeSpan _maxRetryDelay;
+    private readonly bool _hasRetries;
     private volatile bool _disposed;
 
     public RequestScheduler(ProxySchedulerOptions options, IHttpMessageHandlerFactory handlerFactory, TimeProvider time, ILoggerFactory loggerFactory)
@@ -55,6 +56,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _retryNonIdempotent = options.Retry.RetryNonIdempotent;
         _maxRetryDelay = options.Retry.MaxDelay;
         _pipeline = BuildPipeline(options.Retry, time);
+        _hasRetries = options.Retry.MaxRetries > 0;
     }
 
     public int QueueLimit { get; }
@@ -144,16 +146,32 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
         ScheduledResponse? response = null;
         Exception? failure = null;
-        var context = ResilienceContextPool.Shared.Get(execution.Token);
-        context.Properties.Set(ExecutionKey, execution);
+        ResilienceContext? context = null;
         try
         {
             while (true)
             {
-                var outcome = await _pipeline.ExecuteOutcomeAsync(
-                    static (ctx, state) => state.Scheduler.RunAttemptAsync(state.Execution, ctx.CancellationToken),
-                    context,
-                    (Scheduler: this, Execution: execution)).ConfigureAwait(false);
+                // The first attempt of each hop runs outside the pipeline. Only an outcome the retry policy handles
+                // enters it, and the pipeline then sees that outcome as its first attempt: it decides and delays every
+                // retry exactly as if it had run the attempt itself, while the common, successful path skips it.
+                var outcome = await RunAttemptAsync(execution, execution.Token).ConfigureAwait(false);
+                if (_hasRetries && ShouldRetry(outcome, execution))
+                {
+                    if (context is null)
+                    {
+                        context = ResilienceContextPool.Shared.Get(execution.Token);
+                        context.Properties.Set(ExecutionKey, execution);
+                    }
+
+                    execution.SetFirstOutcome(outcome);
+                    outcome = await _pipeline.ExecuteOutcomeAsync(
+                        static (ctx, state) => state.Execution.TakeFirstOutcome() is { } first
+                            ? new ValueTask<Outcome<AttemptResult>>(first)
+                            : state.Scheduler.RunAttemptAsync(state.Execution, ctx.CancellationToken),
+                        context,
+                        (Scheduler: this, Execution: execution)).ConfigureAwait(false);
+                }
+
                 if (outcome.Exception is { } ex)
                 {
                     failure = ex is RequestFailedException ? ex : TranslateFailure(execution, ex) ?? ex;
@@ -188,7 +206,11 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         }
         finally
         {
-            ResilienceContextPool.Shared.Return(context);
+            if (context is not null)
+            {
+                ResilienceContextPool.Shared.Return(context);
+            }
+
             if (execution.TryTakeFirstLease(out var unused, out _))
             {
                 // Canceled before the first attempt could use its lease.
@@ -440,9 +462,12 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         return builder.Build();
     }
 
-    private bool ShouldRetry(Outcome<AttemptResult> outcome, ResilienceContext context)
+    private bool ShouldRetry(Outcome<AttemptResult> outcome, ResilienceContext context) =>
+        context.Properties.TryGetValue(ExecutionKey, out var execution) && ShouldRetry(outcome, execution);
+
+    private bool ShouldRetry(Outcome<AttemptResult> outcome, RequestExecution execution)
     {
-        if (!context.Properties.TryGetValue(ExecutionKey, out var execution) || execution.Token.IsCancellationRequested)
+        if (execution.Token.IsCancellationRequested)
         {
             return false;
         }
