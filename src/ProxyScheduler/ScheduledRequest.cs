@@ -98,15 +98,7 @@ public sealed class ScheduledRequest
     public TimeSpan? Deadline
     {
         get => _deadline;
-        init
-        {
-            if (value is { } v && v <= TimeSpan.Zero)
-            {
-                throw new ArgumentOutOfRangeException(nameof(Deadline), v, "Deadline must be positive.");
-            }
-
-            _deadline = value;
-        }
+        init => _deadline = PositiveOrNull(value, nameof(Deadline));
     }
 
     /// <summary>Gets the timeout of each attempt, measured from its dispatch to the end of its buffered response.</summary>
@@ -115,15 +107,7 @@ public sealed class ScheduledRequest
     public TimeSpan? AttemptTimeout
     {
         get => _attemptTimeout;
-        init
-        {
-            if (value is { } v && v <= TimeSpan.Zero)
-            {
-                throw new ArgumentOutOfRangeException(nameof(AttemptTimeout), v, "AttemptTimeout must be positive.");
-            }
-
-            _attemptTimeout = value;
-        }
+        init => _attemptTimeout = PositiveOrNull(value, nameof(AttemptTimeout));
     }
 
     /// <summary>Gets caller state carried with the request and returned with its outcome; never read by the scheduler.</summary>
@@ -139,6 +123,9 @@ public sealed class ScheduledRequest
     /// <summary>Returns the method and the URI with any user information and query removed.</summary>
     /// <returns>A redacted description of the request.</returns>
     public override string ToString() => $"{Method} {UriRedactor.Redact(RequestUri)}";
+
+    private static TimeSpan? PositiveOrNull(TimeSpan? value, string name) =>
+        value is { } v && v <= TimeSpan.Zero ? throw new ArgumentOutOfRangeException(name, v, $"{name} must be positive.") : value;
 
     private static Uri ParseUri(string requestUri)
     {
