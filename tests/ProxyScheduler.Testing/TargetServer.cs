@@ -182,6 +182,14 @@ public sealed class TargetServer : IAsyncDisposable
                 return;
             }
 
+            if (path == "/whoami")
+            {
+                Exit();
+                context.Response.ContentType = "text/plain";
+                await context.Response.WriteAsync(context.Connection.RemoteIpAddress?.ToString() ?? "?", aborted).ConfigureAwait(false);
+                return;
+            }
+
             if (path == "/echo-headers")
             {
                 Exit();

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -58,6 +59,8 @@ public static class ProxySchedulerServiceCollectionExtensions
         services.AddOptions<ProxySchedulerOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProxySchedulerOptions>>(new ProxySchedulerOptionsValidator(sectionPath)));
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ProxyIdentityRegistry>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<HttpClientFactoryOptions>, ProxyClientOptionsSetup>());
 
         services.AddHttpClient(TransportClientNames.Direct)
             .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler

@@ -30,6 +30,13 @@ internal sealed class HttpTransport
         return entry.Invoker.SendAsync(request, cancellationToken);
     }
 
+    /// <summary>Sends one attempt through the proxy identity's own handler (see <see cref="ProxyClientOptionsSetup"/>).</summary>
+    public Task<HttpResponseMessage> SendViaProxyAsync(string clientName, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var invoker = new HttpMessageInvoker(_handlerFactory.CreateHandler(clientName), disposeHandler: false);
+        return invoker.SendAsync(request, cancellationToken);
+    }
+
     private sealed class Entry(HttpMessageHandler handler)
     {
         public HttpMessageHandler Handler { get; } = handler;
