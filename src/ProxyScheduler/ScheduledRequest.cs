@@ -113,8 +113,6 @@ public sealed class ScheduledRequest
     /// <summary>Gets caller state carried with the request and returned with its outcome; never read by the scheduler.</summary>
     public object? State { get; init; }
 
-    internal bool HasHeaders => _headers is { Count: > 0 };
-
     /// <summary>Gets the host key of <see cref="RequestUri"/>, computed once (the request is immutable).</summary>
     internal Scheduling.Internal.HostKey HostKey => _hostKey ??= Scheduling.Internal.HostKey.From(RequestUri);
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Diagnostics.CodeAnalysis;
 
 namespace ProxyScheduler.Proxies.Internal;
@@ -241,7 +240,7 @@ internal static class ProxyEndpointParser
         {
             var colon = afterHost.IndexOf(':', StringComparison.Ordinal);
             var portText = colon >= 0 ? afterHost[..colon] : afterHost;
-            if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var p) || p is < 1 or > 65535)
+            if (!Scheduling.Internal.HostPattern.TryParsePort(portText, out var p))
             {
                 error = "the port must be a number from 1 to 65535.";
                 return false;

@@ -69,7 +69,7 @@ internal sealed class HostPattern
             var rest = s[(close + 1)..];
             if (rest.Length > 0)
             {
-                if (rest[0] != ':' || !TryParsePort(rest[1..], out var p))
+                if (rest[0] != ':' || !TryParsePort(rest.AsSpan(1), out var p))
                 {
                     error = "the port must be a number from 1 to 65535.";
                     return false;
@@ -98,7 +98,7 @@ internal sealed class HostPattern
                 return false;
             }
 
-            if (!TryParsePort(s[(colon + 1)..], out var p))
+            if (!TryParsePort(s.AsSpan(colon + 1), out var p))
             {
                 error = "the port must be a number from 1 to 65535.";
                 return false;
@@ -175,6 +175,7 @@ internal sealed class HostPattern
         return c != 0 ? c : Port.HasValue.CompareTo(other.Port.HasValue);
     }
 
-    private static bool TryParsePort(string text, out int port) =>
+    /// <summary>Parses a port, 1-65535, digits only (shared by every host:port syntax of the library).</summary>
+    internal static bool TryParsePort(ReadOnlySpan<char> text, out int port) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535;
 }
