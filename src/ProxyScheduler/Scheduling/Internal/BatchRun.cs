@@ -84,6 +84,12 @@ internal sealed class BatchRun
         }
 
         _outcomes.Writer.TryWrite(outcome);
+        EndOne();
+    }
+
+    /// <summary>One request (or the pump) has ended; after the last, the outcomes end and the run may return.</summary>
+    private void EndOne()
+    {
         if (Interlocked.Decrement(ref _outstanding) == 0)
         {
             _outcomes.Writer.TryComplete();
@@ -182,11 +188,7 @@ internal sealed class BatchRun
                 }
             }
 
-            if (Interlocked.Decrement(ref _outstanding) == 0)
-            {
-                _outcomes.Writer.TryComplete();
-                _allEnded.TrySetResult();
-            }
+            EndOne();
         }
     }
 

@@ -99,7 +99,7 @@ internal sealed class Dispatcher : IDisposable
     /// <summary>Removes every queued waiter of <paramref name="group"/> at once, and tells each it was canceled.</summary>
     public void CancelGroup(object group, CancellationToken cancellationToken)
     {
-        List<Waiter>? canceled = null;
+        var canceled = new List<Waiter>();
         lock (_lock)
         {
             var now = _time.GetTimestamp();
@@ -110,35 +110,23 @@ internal sealed class Dispatcher : IDisposable
                     continue;
                 }
 
-                var found = new List<Waiter>();
                 host.Queue.ForEach(static (waiter, state) =>
                 {
                     if (waiter.State == Waiter.Queued && ReferenceEquals(waiter.Group, state.Group))
                     {
-                        state.Found.Add(waiter);
+                        // Only counters and the waiter change here, never the queue being visited.
+                        state.Owner.MarkCanceledLocked(waiter);
+                        state.Canceled.Add(waiter);
                     }
-                }, (Group: group, Found: found));
-                foreach (var waiter in found)
-                {
-                    MarkCanceledLocked(waiter);
-                    (canceled ??= []).Add(waiter);
-                }
-
-                if (host.Garbage > 64 && host.Garbage > host.Count)
-                {
-                    Compact(host);
-                }
-
+                }, (Owner: this, Group: group, Canceled: canceled));
+                CompactIfMostlyCanceled(host);
                 TrackIdle(host, now);
             }
         }
 
-        if (canceled is not null)
+        foreach (var waiter in canceled)
         {
-            foreach (var waiter in canceled)
-            {
-                waiter.OnCanceled(cancellationToken);
-            }
+            waiter.OnCanceled(cancellationToken);
         }
     }
 
@@ -245,13 +233,8 @@ internal sealed class Dispatcher : IDisposable
             }
 
             MarkCanceledLocked(waiter);
-            var host = waiter.Host;
-            if (host.Garbage > 64 && host.Garbage > host.Count)
-            {
-                Compact(host);
-            }
-
-            TrackIdle(host, _time.GetTimestamp());
+            CompactIfMostlyCanceled(waiter.Host);
+            TrackIdle(waiter.Host, _time.GetTimestamp());
         }
 
         waiter.OnCanceled(cancellationToken);
@@ -403,10 +386,14 @@ internal sealed class Dispatcher : IDisposable
         throw new InvalidOperationException("A host queue count is out of step with its queue.");
     }
 
-    private static void Compact(HostState host)
+    /// <summary>Drops canceled waiters once they outnumber the live ones, so a queue never grows with cancellations.</summary>
+    private static void CompactIfMostlyCanceled(HostState host)
     {
-        host.Queue.Compact();
-        host.Garbage = 0;
+        if (host.Garbage > 64 && host.Garbage > host.Count)
+        {
+            host.Queue.Compact();
+            host.Garbage = 0;
+        }
     }
 
     private void TrackIdle(HostState host, long now)
