@@ -24,4 +24,14 @@ public sealed class HostOptions
     /// <value>The default value is <see langword="null"/>: inherited; the built-in default is zero (no jitter).</value>
     [Range(typeof(TimeSpan), "00:00:00", SchedulerDefaults.MaxDelayText)]
     public TimeSpan? MaxJitter { get; set; }
+
+    /// <summary>Gets or sets the name of the <see cref="Classification.IResponseClassifier"/> for this host.</summary>
+    /// <value>The default value is <see langword="null"/>: inherited; the built-in default is <see cref="ProxySchedulerOptions.Classification"/>'s classifier.</value>
+    public string? Classifier { get; set; }
+
+    /// <summary>Gets or sets the body markers (for example <c>captcha</c>) that mean a block on this host, for the default classifier; replaces the global markers.</summary>
+    /// <value>The default value is <see langword="null"/>: inherited; the built-in default is <see cref="Classification.ClassificationOptions.BlockMarkers"/>.</value>
+#pragma warning disable CA2227 // Bound from configuration, where null means "inherit".
+    public IList<string>? BlockMarkers { get; set; }
+#pragma warning restore CA2227
 }

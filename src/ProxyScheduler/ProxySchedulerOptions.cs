@@ -65,4 +65,19 @@ public sealed class ProxySchedulerOptions
 
     /// <summary>Gets or sets the retry policy for transient failures.</summary>
     public RetryOptions Retry { get; set; } = new();
+
+    /// <summary>
+    /// Gets the proxies listed in configuration (<c>ProxyScheduler:Proxies</c>), one a entry in any format
+    /// <see cref="Proxies.ProxyEndpoint.Parse"/> accepts; re-read when the configuration reloads. When this list or any
+    /// other proxy source is configured, requests go through proxies unless they ask for
+    /// <see cref="Proxies.ProxyRequirement.Direct"/>.
+    /// </summary>
+    /// <value>The default value is empty.</value>
+    public IList<string> Proxies { get; } = [];
+
+    /// <summary>Gets or sets the options of the proxy pool.</summary>
+    public Proxies.ProxyPoolOptions ProxyPool { get; set; } = new();
+
+    /// <summary>Gets or sets the options of response classification.</summary>
+    public Classification.ClassificationOptions Classification { get; set; } = new();
 }

@@ -63,4 +63,7 @@ public class RequestFailedException : Exception
 
     /// <summary>Gets the status code of the last response, when one was received.</summary>
     public HttpStatusCode? StatusCode { get; }
+
+    /// <summary>Gets the opaque ids of the proxies the request's attempts went through, in order (empty for direct requests).</summary>
+    public IReadOnlyList<string> ProxiesTried { get; init; } = [];
 }

@@ -26,4 +26,16 @@ public enum RequestFailureReason
 
     /// <summary><see cref="ScheduledResponse.EnsureSuccessStatusCode"/> found a status outside 200-299.</summary>
     UnsuccessfulStatusCode,
+
+    /// <summary>No proxy of the pool meets the request's <see cref="ScheduledRequest.Proxy"/> requirement (or no proxies are configured). The request was not sent.</summary>
+    NoMatchingProxy,
+
+    /// <summary>
+    /// Every proxy able to serve the request is retired, draining, or already failed it; or, with
+    /// <see cref="Proxies.ProxyUnavailableBehavior.FailFast"/>, every one is quarantined. The request was not sent again.
+    /// </summary>
+    ProxiesUnavailable,
+
+    /// <summary>The last attempt failed at the proxy (refused, tunnel failure, 407, 502), and no proxy retry was left.</summary>
+    ProxyFailure,
 }

@@ -15,6 +15,14 @@ public sealed class RetryOptions
     [Range(0, SchedulerDefaults.MaxRetriesUpperBound)]
     public int MaxRetries { get; set; } = SchedulerDefaults.MaxRetries;
 
+    /// <summary>
+    /// Gets or sets the most retries after proxy failures and blocks, each on a different proxy, without delay; counted
+    /// apart from <see cref="MaxRetries"/>, which counts retries after target failures and throttling.
+    /// </summary>
+    /// <value>The default value is 5.</value>
+    [Range(0, SchedulerDefaults.MaxRetriesUpperBound)]
+    public int MaxProxyRetries { get; set; } = SchedulerDefaults.MaxProxyRetries;
+
     /// <summary>Gets or sets the delay before the first retry; later delays grow exponentially.</summary>
     /// <value>The default value is 1 second.</value>
     [Range(typeof(TimeSpan), "00:00:00", SchedulerDefaults.MaxDelayText)]

@@ -110,6 +110,14 @@ public sealed class ScheduledRequest
         init => _attemptTimeout = PositiveOrNull(value, nameof(AttemptTimeout));
     }
 
+    /// <summary>
+    /// Gets what the request needs of its proxy: <see cref="Proxies.ProxyRequirement.Direct"/> for none, tags such as
+    /// <c>country=de</c>, or <see langword="null"/> to leave it to the pool (any proxy when proxies are configured, else
+    /// direct). A request that needs a proxy never goes out directly.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Proxies.ProxyRequirement? Proxy { get; init; }
+
     /// <summary>Gets caller state carried with the request and returned with its outcome; never read by the scheduler.</summary>
     public object? State { get; init; }
 

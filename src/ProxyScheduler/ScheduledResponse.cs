@@ -82,6 +82,15 @@ public sealed class ScheduledResponse
     /// <summary>Gets the number of redirects followed.</summary>
     public int Redirects { get; }
 
+    /// <summary>Gets the proxy the response came through, or <see langword="null"/> for a direct request.</summary>
+    public Proxies.ProxyEndpoint? Proxy { get; init; }
+
+    /// <summary>Gets the opaque ids of the proxies the request's attempts went through, in order (empty for direct requests).</summary>
+    public IReadOnlyList<string> ProxiesTried { get; init; } = [];
+
+    /// <summary>Gets what the classifier made of this response (a final 403 is <see cref="Classification.ResponseClass.Blocked"/>, for example).</summary>
+    public Classification.ResponseClass Class { get; init; }
+
     /// <summary>Decodes <see cref="Body"/> as text, using the charset of <c>Content-Type</c> and UTF-8 when there is none.</summary>
     /// <returns>The body as a string.</returns>
     public string ReadBodyAsString()

@@ -32,4 +32,7 @@ public sealed class SchedulerSnapshot
 
     /// <summary>Gets the hosts with queued or in-flight work, or that were active recently.</summary>
     public IReadOnlyList<HostSnapshot> Hosts { get; }
+
+    /// <summary>Gets the proxies of the pool (retired ones included); empty when no proxies are configured.</summary>
+    public IReadOnlyList<Proxies.ProxySnapshot> Proxies { get; init; } = [];
 }

@@ -5,7 +5,11 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ProxyScheduler;
+using System.Diagnostics.Metrics;
+using ProxyScheduler.Classification;
 using ProxyScheduler.DependencyInjection.Internal;
+using ProxyScheduler.Proxies;
+using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Scheduling.Internal;
 using ProxyScheduler.Transport.Internal;
 
@@ -77,11 +81,18 @@ public static class ProxySchedulerServiceCollectionExtensions
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .RemoveAllLoggers();
 
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyProvider, ConfigurationProxyProvider>());
         services.TryAddSingleton<IRequestScheduler>(static sp => new RequestScheduler(
             sp.GetRequiredService<IOptions<ProxySchedulerOptions>>().Value,
             sp.GetRequiredService<IHttpMessageHandlerFactory>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance));
+            sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
+            new SchedulerComponents(
+                sp.GetRequiredService<ProxyIdentityRegistry>(),
+                sp.GetServices<IProxyProvider>(),
+                sp.GetServices<IProxySelector>(),
+                sp.GetServices<IResponseClassifier>(),
+                sp.GetService<IMeterFactory>())));
 
         return new ProxySchedulerBuilder(services);
     }

@@ -13,6 +13,8 @@ public sealed class ConfigurationDocsTests
         var data = new TheoryData<string, string, object?>();
         Add(data, "## `ProxySchedulerOptions`", new ProxySchedulerOptions());
         Add(data, "## `RetryOptions`", new RetryOptions());
+        Add(data, "## `ProxyPoolOptions`", new ProxyScheduler.Proxies.ProxyPoolOptions());
+        Add(data, "## `ClassificationOptions`", new ProxyScheduler.Classification.ClassificationOptions());
 
         // HostOptions values are null (inherited); the table documents the built-in defaults applied to DefaultHost.
         data.Add("## `HostOptions`", nameof(HostOptions.MaxConcurrency), 8);
@@ -52,7 +54,7 @@ public sealed class ConfigurationDocsTests
     [Fact]
     public void ConfigurationReference_HasNoOptionThatTheCodeLacks()
     {
-        var known = new[] { typeof(ProxySchedulerOptions), typeof(HostOptions), typeof(RetryOptions) }
+        var known = new[] { typeof(ProxySchedulerOptions), typeof(HostOptions), typeof(RetryOptions), typeof(ProxyScheduler.Proxies.ProxyPoolOptions), typeof(ProxyScheduler.Classification.ClassificationOptions) }
             .SelectMany(t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance)).Select(p => p.Name).ToHashSet();
         var section = string.Empty;
         foreach (var line in Doc.Split('\n'))

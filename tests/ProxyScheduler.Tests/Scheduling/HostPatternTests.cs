@@ -52,10 +52,13 @@ public sealed class HostPatternTests
         options.Hosts["www.example.com:8443"] = new HostOptions { MaxConcurrency = 9 };
         var sut = new HostSettingsResolver(options);
 
-        sut.Resolve(new("other.org", 80)).Should().Be(new HostSettings(4, TimeSpan.FromSeconds(1), TimeSpan.Zero));
+        var other = sut.Resolve(new("other.org", 80));
+        (other.MaxConcurrency, other.MinDelay, other.MaxJitter).Should().Be((4, TimeSpan.FromSeconds(1), TimeSpan.Zero));
         sut.Resolve(new("a.example.com", 80)).MaxConcurrency.Should().Be(2);
         sut.Resolve(new("v1.api.example.com", 80)).MaxConcurrency.Should().Be(3);
-        sut.Resolve(new("www.example.com", 80)).Should().Be(new HostSettings(4, TimeSpan.Zero, TimeSpan.Zero));
+        var www = sut.Resolve(new("www.example.com", 80));
+        (www.MaxConcurrency, www.MinDelay, www.MaxJitter).Should().Be((4, TimeSpan.Zero, TimeSpan.Zero));
+        www.Classifier.Should().BeSameAs(other.Classifier, "hosts that set no classifier share the default one");
         sut.Resolve(new("www.example.com", 8443)).MaxConcurrency.Should().Be(9);
     }
 }

@@ -54,6 +54,13 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
             }
         }
 
+        if (options.Retry is { } r)
+        {
+            Range(errors, "Retry:MaxProxyRetries", r.MaxProxyRetries, 0, SchedulerDefaults.MaxRetriesUpperBound);
+        }
+
+        ValidateProxies(errors, options);
+
         if (options.DefaultHost is null)
         {
             errors.Add($"{_prefix}:DefaultHost must not be null.");
@@ -81,6 +88,94 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private void ValidateProxies(List<string> errors, ProxySchedulerOptions options)
+    {
+        var number = 0;
+        foreach (var line in options.Proxies)
+        {
+            var key = string.Create(CultureInfo.InvariantCulture, $"Proxies:{number++}");
+            if (!string.IsNullOrWhiteSpace(line) && !line.TrimStart().StartsWith('#') && !Proxies.ProxyEndpoint.TryParse(line, out _))
+            {
+                // Parse again for the reason; the message carries a redacted copy of the entry, never its credentials.
+                try
+                {
+                    _ = Proxies.ProxyEndpoint.Parse(line);
+                }
+                catch (FormatException ex)
+                {
+                    errors.Add($"{_prefix}:{key} is not a valid proxy: {ex.Message}");
+                }
+            }
+        }
+
+        if (options.ProxyPool is not { } pool)
+        {
+            errors.Add($"{_prefix}:ProxyPool must not be null.");
+        }
+        else
+        {
+            if (string.IsNullOrWhiteSpace(pool.Selector))
+            {
+                errors.Add($"{_prefix}:ProxyPool:Selector must name a proxy selector (PowerOfTwoChoices, RoundRobin, LeastInFlight, Random, or a registered one).");
+            }
+
+            Range(errors, "ProxyPool:MaxConcurrencyPerProxy", pool.MaxConcurrencyPerProxy, 1, 100_000);
+            Range(errors, "ProxyPool:MinDelayPerProxy", pool.MinDelayPerProxy, TimeSpan.Zero, SchedulerDefaults.MaxDelay);
+            Range(errors, "ProxyPool:QuarantineAfter", pool.QuarantineAfter, 1, 1000);
+            Range(errors, "ProxyPool:RetireAfter", pool.RetireAfter, 1, 1000);
+            Range(errors, "ProxyPool:QuarantineBaseDelay", pool.QuarantineBaseDelay, SchedulerDefaults.MinTimeout, TimeSpan.FromDays(1));
+            Range(errors, "ProxyPool:QuarantineMaxDelay", pool.QuarantineMaxDelay, SchedulerDefaults.MinTimeout, TimeSpan.FromDays(7));
+            if (pool.QuarantineMaxDelay < pool.QuarantineBaseDelay)
+            {
+                errors.Add($"{_prefix}:ProxyPool:QuarantineMaxDelay ({Format(pool.QuarantineMaxDelay)}) must be at least {_prefix}:ProxyPool:QuarantineBaseDelay ({Format(pool.QuarantineBaseDelay)}).");
+            }
+
+            Range(errors, "ProxyPool:BlockBaseDuration", pool.BlockBaseDuration, SchedulerDefaults.MinTimeout, TimeSpan.FromDays(7));
+            Range(errors, "ProxyPool:BlockMaxDuration", pool.BlockMaxDuration, SchedulerDefaults.MinTimeout, TimeSpan.FromDays(30));
+            if (pool.BlockMaxDuration < pool.BlockBaseDuration)
+            {
+                errors.Add($"{_prefix}:ProxyPool:BlockMaxDuration ({Format(pool.BlockMaxDuration)}) must be at least {_prefix}:ProxyPool:BlockBaseDuration ({Format(pool.BlockBaseDuration)}).");
+            }
+
+            Range(errors, "ProxyPool:HealthHalfLife", pool.HealthHalfLife, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7));
+            RangeShare(errors, "ProxyPool:OutageThreshold", pool.OutageThreshold);
+            RangeShare(errors, "ProxyPool:MaxGroupShare", pool.MaxGroupShare);
+            Range(errors, "ProxyPool:OutageMinProxies", pool.OutageMinProxies, 1, 1_000_000);
+            Range(errors, "ProxyPool:MaxProxies", pool.MaxProxies, 1, 10_000_000);
+            Range(errors, "ProxyPool:MaxHostHealthEntries", pool.MaxHostHealthEntries, 16, 100_000_000);
+            if (!Enum.IsDefined(pool.WhenUnavailable))
+            {
+                errors.Add($"{_prefix}:ProxyPool:WhenUnavailable must be Wait or FailFast; it was {pool.WhenUnavailable}.");
+            }
+        }
+
+        if (options.Classification is not { } classification)
+        {
+            errors.Add($"{_prefix}:Classification must not be null.");
+        }
+        else
+        {
+            if (string.IsNullOrWhiteSpace(classification.Classifier))
+            {
+                errors.Add($"{_prefix}:Classification:Classifier must name a response classifier (Default, or a registered one).");
+            }
+
+            Range(errors, "Classification:MarkerScanBytes", classification.MarkerScanBytes, 1, Classification.Internal.ClassificationDefaults.MarkerScanBytesUpperBound);
+            foreach (var code in classification.BlockStatusCodes)
+            {
+                Range(errors, "Classification:BlockStatusCodes", code, 100, 599);
+            }
+        }
+    }
+
+    private void RangeShare(List<string> errors, string key, double value)
+    {
+        if (!(value >= 0.01 && value <= 1.0))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{_prefix}:{key} must be between 0.01 and 1; it was {value}."));
+        }
     }
 
     private void ValidateHost(List<string> errors, string key, HostOptions host)

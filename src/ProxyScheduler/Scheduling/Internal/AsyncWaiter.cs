@@ -15,5 +15,7 @@ internal sealed class AsyncWaiter : Waiter
 
     public override void OnCanceled(CancellationToken cancellationToken) => _completion.TrySetCanceled(cancellationToken);
 
+    public override void OnFailed(Exception failure) => _completion.TrySetException(failure);
+
     public override void OnDisposed() => _completion.TrySetException(new ObjectDisposedException(nameof(IRequestScheduler)));
 }

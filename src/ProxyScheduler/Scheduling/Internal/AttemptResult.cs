@@ -34,4 +34,7 @@ internal sealed class AttemptResult
     public Uri? RedirectTo { get; }
 
     public TimeSpan? RetryAfter { get; }
+
+    /// <summary>Gets what the classifier made of the response.</summary>
+    public Classification.ResponseClass Class { get; init; }
 }

@@ -15,7 +15,16 @@ internal sealed class BatchItem : DeferredWaiter
 
     public override object? Group => Batch;
 
-    public override void Execute() => Batch.RunItem(this);
+    public override void Execute()
+    {
+        if (Failure is { } failure)
+        {
+            Batch.CompleteFailed(Request, failure);
+            return;
+        }
+
+        Batch.RunItem(this);
+    }
 
     public override void OnCanceled(CancellationToken cancellationToken) => Batch.CompleteCanceled(Request, cancellationToken);
 

@@ -105,6 +105,10 @@ internal sealed class BatchRun
         $"The scheduler was disposed before the request to {UriRedactor.Redact(request.RequestUri)} started.",
         null)));
 
+    /// <summary>Ends a request that the dispatcher could never serve (no proxy for it, or its deadline passed while it waited).</summary>
+    public void CompleteFailed(ScheduledRequest request, Exception failure) =>
+        Complete(new RequestOutcome(request, null, RequestScheduler.TranslateDispatchFailure(request, failure)));
+
     /// <summary>Ends a request that left its queue because the batch ended: canceled by the caller, or the scheduler disposed.</summary>
     public void CompleteCanceled(ScheduledRequest request, CancellationToken cancellationToken)
     {

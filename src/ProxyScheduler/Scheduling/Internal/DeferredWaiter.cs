@@ -12,12 +12,21 @@ internal abstract class DeferredWaiter : Waiter, IThreadPoolWorkItem
     /// <summary>Gets or sets the timestamp at which the waiter was queued.</summary>
     public long QueuedAt { get; set; }
 
+    /// <summary>Gets the failure handed over by <see cref="OnFailed"/>, when the waiter could never be served.</summary>
+    public Exception? Failure { get; private set; }
+
     public override void OnGranted(DispatchLease lease)
     {
         Lease = lease;
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
 
-    /// <summary>Runs the work on a pool thread, holding <see cref="Lease"/>.</summary>
+    public override void OnFailed(Exception failure)
+    {
+        Failure = failure;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>Runs the work on a pool thread, holding <see cref="Lease"/>, or reports <see cref="Failure"/>.</summary>
     public abstract void Execute();
 }

@@ -1,9 +1,25 @@
+using ProxyScheduler.Proxies.Internal;
+
 namespace ProxyScheduler.Scheduling.Internal;
 
-/// <summary>The right to run one attempt to one host; given back with <see cref="Dispatcher.Release"/>.</summary>
+/// <summary>
+/// The right to run one attempt to one host, through one proxy (or direct); given back with
+/// <see cref="Dispatcher.Release"/>.
+/// </summary>
 internal readonly struct DispatchLease
 {
-    public DispatchLease(HostState host) => Host = host;
+    public DispatchLease(HostState host, ProxyNode? proxy = null, bool isProbe = false)
+    {
+        Host = host;
+        Proxy = proxy;
+        IsProbe = isProbe;
+    }
 
     public HostState Host { get; }
+
+    /// <summary>Gets the proxy the attempt goes through, or <see langword="null"/> for a direct attempt.</summary>
+    public ProxyNode? Proxy { get; }
+
+    /// <summary>Gets a value indicating whether the attempt is the probe of a quarantined proxy.</summary>
+    public bool IsProbe { get; }
 }

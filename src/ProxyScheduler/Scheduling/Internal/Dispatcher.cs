@@ -1,10 +1,15 @@
+using ProxyScheduler.Classification;
+using ProxyScheduler.Proxies;
+using ProxyScheduler.Proxies.Internal;
+
 namespace ProxyScheduler.Scheduling.Internal;
 
 /// <summary>
-/// Grants the right to start an attempt: one global permit and one permit of the target host, both taken at the same
-/// instant under one lock, never one held while waiting for the other. Ready hosts are served round-robin; a host at
-/// its limit or waiting out its delay leaves the ready ring and comes back when a slot frees or its timer fires, so it
-/// never holds up other hosts (no head-of-line blocking). Delays run on the injected <see cref="TimeProvider"/>.
+/// Grants the right to start an attempt: a permit of the target host, a permit of a proxy (unless the attempt goes
+/// direct) and a global permit, all taken at the same instant under one lock, never one held while waiting for another.
+/// Ready hosts are served round-robin; a host at its limit or waiting out its delay leaves the ready ring and comes back
+/// when a slot frees or its timer fires, and a host whose waiters find no proxy is parked until a proxy frees a slot or
+/// stops resting, so no host holds up another (no head-of-line blocking). Delays run on the injected <see cref="TimeProvider"/>.
 /// </summary>
 internal sealed class Dispatcher : IDisposable
 {
@@ -21,12 +26,17 @@ internal sealed class Dispatcher : IDisposable
     private readonly Dictionary<HostKey, HostState> _hosts = [];
     private readonly Queue<HostState> _ready = new();
     private readonly Queue<HostState> _idle = new();
+    private readonly ProxyPool? _pool;
+    private readonly Waiter?[] _lookahead = new Waiter?[ProxyPoolDefaults.Lookahead];
+    private List<HostState> _parked = [];
+    private List<HostState> _parkedSpare = [];
     private int _inFlight;
     private int _queued;
     private bool _disposed;
 
-    public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time)
+    public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null)
     {
+        _pool = pool;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(globalLimit);
         _globalLimit = globalLimit;
         _resolver = resolver;
@@ -37,10 +47,18 @@ internal sealed class Dispatcher : IDisposable
 
     public int GlobalLimit => _globalLimit;
 
-    /// <summary>Waits for a permit of <paramref name="key"/>'s host and a global permit.</summary>
+    /// <summary>Gets a value indicating whether proxies are configured: then a request without a requirement goes through a proxy.</summary>
+    public bool HasPool => _pool is not null;
+
+    /// <summary>Waits for a permit of <paramref name="key"/>'s host and a global permit, for an attempt with the pool's default requirement.</summary>
+    public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, CancellationToken cancellationToken) =>
+        AcquireAsync(key, priority, null, null, cancellationToken);
+
+    /// <summary>Waits for a permit of <paramref name="key"/>'s host, a proxy meeting <paramref name="requirement"/> (not one of <paramref name="excluded"/>) and a global permit.</summary>
     /// <exception cref="OperationCanceledException">The token was canceled while waiting; the waiter left the queue.</exception>
     /// <exception cref="ObjectDisposedException">The dispatcher was disposed.</exception>
-    public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, CancellationToken cancellationToken)
+    /// <exception cref="DispatchFailedException">No proxy can ever serve the attempt (or, fail-fast, none can now).</exception>
+    public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, ProxyRequirement? requirement, List<ProxyNode>? excluded, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -58,11 +76,16 @@ internal sealed class Dispatcher : IDisposable
             // Fast path: nothing queued for this host and every limit has room.
             if (CanStartNow(host, now))
             {
-                Start(host, now);
-                return new ValueTask<DispatchLease>(new DispatchLease(host));
+                switch (TryLease(host, requirement, excluded, now, out var lease, out _, out var failure))
+                {
+                    case LeaseResult.Granted:
+                        return new ValueTask<DispatchLease>(lease);
+                    case LeaseResult.Failed:
+                        return ValueTask.FromException<DispatchLease>(failure!);
+                }
             }
 
-            waiter = new AsyncWaiter(this);
+            waiter = new AsyncWaiter(this) { Requirement = requirement, Excluded = excluded };
             EnqueueLocked(waiter, host, priority, now);
         }
 
@@ -85,11 +108,19 @@ internal sealed class Dispatcher : IDisposable
             waiter.QueuedAt = now;
             if (CanStartNow(host, now))
             {
-                Start(host, now);
-                waiter.Host = host;
-                waiter.State = Waiter.Granted;
-                waiter.OnGranted(new DispatchLease(host));
-                return;
+                switch (TryLease(host, waiter.Requirement, waiter.Excluded, now, out var lease, out _, out var failure))
+                {
+                    case LeaseResult.Granted:
+                        waiter.Host = host;
+                        waiter.State = Waiter.Granted;
+                        waiter.OnGranted(lease);
+                        return;
+                    case LeaseResult.Failed:
+                        waiter.Host = host;
+                        waiter.State = Waiter.Failed;
+                        waiter.OnFailed(failure!);
+                        return;
+                }
             }
 
             EnqueueLocked(waiter, host, priority, now);
@@ -130,20 +161,29 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
-    /// <summary>Gives a permit back and dispatches what it makes possible.</summary>
-    public void Release(DispatchLease lease)
+    /// <summary>
+    /// Gives the permits back, tells the pool what became of an attempt through a proxy (<paramref name="outcome"/> is
+    /// <see langword="null"/> for a canceled attempt, never charged to the proxy), and dispatches what it makes possible.
+    /// </summary>
+    public void Release(DispatchLease lease, ResponseClass? outcome = null, long latencyTicks = 0)
     {
         var host = lease.Host;
         lock (_lock)
         {
             host.InFlight--;
             _inFlight--;
+            var now = _time.GetTimestamp();
+            if (lease.Proxy is { } proxy)
+            {
+                _pool!.OnReleased(proxy, host, lease.IsProbe, outcome, latencyTicks, now);
+                WakeParked(now);
+            }
+
             if (_disposed)
             {
                 return;
             }
 
-            var now = _time.GetTimestamp();
             Schedule(host, now);
             DispatchLocked(now);
             TrackIdle(host, now);
@@ -155,6 +195,32 @@ internal sealed class Dispatcher : IDisposable
         lock (_lock)
         {
             return new SchedulerCounts(_queued, _inFlight);
+        }
+    }
+
+    /// <summary>Replaces the pool's proxies (see <see cref="ProxyPool.Update"/>) and wakes the hosts that waited for one.</summary>
+    /// <exception cref="InvalidOperationException">Too many proxies; nothing changed.</exception>
+    public (int Added, int Removed) UpdateProxies(IEnumerable<ProxyEndpoint> endpoints)
+    {
+        lock (_lock)
+        {
+            var result = _pool!.Update(endpoints);
+            if (!_disposed)
+            {
+                var now = _time.GetTimestamp();
+                WakeParked(now);
+                DispatchLocked(now);
+            }
+
+            return result;
+        }
+    }
+
+    public IReadOnlyList<ProxySnapshot> GetProxySnapshots()
+    {
+        lock (_lock)
+        {
+            return _pool is null ? [] : _pool.GetSnapshots();
         }
     }
 
@@ -207,6 +273,7 @@ internal sealed class Dispatcher : IDisposable
 
             _queued = 0;
             _ready.Clear();
+            _parked.Clear();
         }
 
         foreach (var waiter in orphans)
@@ -273,17 +340,177 @@ internal sealed class Dispatcher : IDisposable
 
             if (host.NextStart > now)
             {
-                ArmTimer(host, now);
+                ArmTimer(host, now, host.NextStart);
                 continue;
             }
 
-            var waiter = DequeueLive(host);
-            _queued--;
-            waiter.State = Waiter.Granted;
-            Start(host, now);
-            Schedule(host, now);
-            waiter.OnGranted(new DispatchLease(host));
+            if (_pool is null)
+            {
+                var waiter = DequeueLive(host);
+                _queued--;
+                waiter.State = Waiter.Granted;
+                Start(host, now);
+                Schedule(host, now);
+                waiter.OnGranted(new DispatchLease(host));
+                continue;
+            }
+
+            if (DispatchOne(host, now))
+            {
+                Schedule(host, now);
+            }
         }
+    }
+
+    /// <summary>
+    /// Grants the first of the host's next waiters (in dispatch order, up to a lookahead) that can get a proxy now, fails
+    /// those no proxy can ever serve, and parks the host when none can go now.
+    /// </summary>
+    private bool DispatchOne(HostState host, long now)
+    {
+        var count = host.Queue.CollectLive(_lookahead!);
+        var wakeAt = long.MaxValue;
+        var granted = false;
+        for (var i = 0; i < count && !granted; i++)
+        {
+            var waiter = _lookahead[i]!;
+            if (waiter.DeadlineAt != 0 && now >= waiter.DeadlineAt)
+            {
+                FailLocked(waiter, new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request did not get a proxy within its deadline."));
+                continue;
+            }
+
+            switch (TryLease(host, waiter.Requirement, waiter.Excluded, now, out var lease, out var wake, out var failure))
+            {
+                case LeaseResult.Granted:
+                    TakeLocked(waiter);
+                    waiter.State = Waiter.Granted;
+                    waiter.OnGranted(lease);
+                    granted = true;
+                    break;
+                case LeaseResult.Failed:
+                    FailLocked(waiter, failure!);
+                    break;
+                default:
+                    wakeAt = Math.Min(wakeAt, Math.Min(wake, waiter.DeadlineAt == 0 ? long.MaxValue : waiter.DeadlineAt));
+                    break;
+            }
+        }
+
+        Array.Clear(_lookahead);
+        host.Garbage -= host.Queue.TrimHead();
+        CompactIfMostlyCanceled(host);
+        if (!granted && host.Count > 0)
+        {
+            Park(host, now, wakeAt);
+        }
+
+        TrackIdle(host, now);
+        return granted;
+    }
+
+    private void TakeLocked(Waiter waiter)
+    {
+        // The waiter stays in the queue as garbage until it reaches the head (it may not be the first).
+        waiter.Host.Count--;
+        waiter.Host.Garbage++;
+        _queued--;
+    }
+
+    private void FailLocked(Waiter waiter, Exception failure)
+    {
+        waiter.Host.Count--;
+        waiter.Host.Garbage++;
+        _queued--;
+        waiter.State = Waiter.Failed;
+        waiter.OnFailed(failure);
+    }
+
+    /// <summary>Takes the host's permit, a proxy's and the global one for one attempt, or says why not.</summary>
+    private LeaseResult TryLease(HostState host, ProxyRequirement? requirement, List<ProxyNode>? excluded, long now, out DispatchLease lease, out long wakeAt, out Exception? failure)
+    {
+        lease = default;
+        wakeAt = long.MaxValue;
+        failure = null;
+        if (requirement?.IsDirect == true || (requirement is null && _pool is null))
+        {
+            Start(host, now);
+            lease = new DispatchLease(host);
+            return LeaseResult.Granted;
+        }
+
+        if (_pool is null)
+        {
+            failure = new DispatchFailedException(RequestFailureReason.NoMatchingProxy,
+                $"The request asks for a proxy ('{requirement}'), but no proxies are configured; use ProxyRequirement.Direct to send without one.");
+            return LeaseResult.Failed;
+        }
+
+        var need = requirement ?? ProxyRequirement.Any;
+        switch (_pool.TrySelect(need, host, excluded, now, out var node, out var probe, out wakeAt))
+        {
+            case ProxyVerdict.Selected:
+                Start(host, now);
+                _pool.OnGranted(node!, host, probe, now);
+                lease = new DispatchLease(host, node, probe);
+                return LeaseResult.Granted;
+            case ProxyVerdict.NoMatch:
+                failure = new DispatchFailedException(RequestFailureReason.NoMatchingProxy, _pool.Count == 0
+                    ? "The proxy pool is empty: its sources list no proxy. The request was not sent (proxied traffic never goes out directly)."
+                    : $"No proxy of the pool meets the requirement '{need}' ({_pool.Count} proxies listed).");
+                return LeaseResult.Failed;
+            case ProxyVerdict.Exhausted:
+                failure = new DispatchFailedException(RequestFailureReason.ProxiesUnavailable,
+                    $"Every proxy meeting '{need}' is retired, draining, or has already failed this request.");
+                return LeaseResult.Failed;
+            case ProxyVerdict.Quarantined when _pool.FailFast:
+                failure = new DispatchFailedException(RequestFailureReason.ProxiesUnavailable, _pool.InOutage
+                    ? "The proxy pool is paused by an outage (most proxies are quarantined), and ProxyPool:WhenUnavailable is FailFast."
+                    : $"Every proxy able to serve '{need}' is quarantined, and ProxyPool:WhenUnavailable is FailFast.");
+                return LeaseResult.Failed;
+            default:
+                return LeaseResult.Wait;
+        }
+    }
+
+    /// <summary>Keeps a host whose waiters found no proxy out of the ready ring until a proxy event (or <paramref name="wakeAt"/>) wakes it.</summary>
+    private void Park(HostState host, long now, long wakeAt)
+    {
+        if (!host.Parked)
+        {
+            host.Parked = true;
+            _parked.Add(host);
+        }
+
+        if (wakeAt != long.MaxValue)
+        {
+            ArmTimer(host, now, Math.Max(wakeAt, now + 1));
+        }
+    }
+
+    /// <summary>A proxy freed a slot, or the pool changed: every parked host gets another look.</summary>
+    private void WakeParked(long now)
+    {
+        if (_parked.Count == 0)
+        {
+            return;
+        }
+
+        (_parked, _parkedSpare) = (_parkedSpare, _parked);
+        foreach (var host in _parkedSpare)
+        {
+            host.Parked = false;
+            Schedule(host, now);
+        }
+
+        _parkedSpare.Clear();
+    }
+
+    private enum LeaseResult
+    {
+        Granted,
+        Wait,
+        Failed,
     }
 
     /// <summary>Puts a host in the ready ring when it has work it may start now, or arms its timer for its delay.</summary>
@@ -296,7 +523,7 @@ internal sealed class Dispatcher : IDisposable
 
         if (host.NextStart > now)
         {
-            ArmTimer(host, now);
+            ArmTimer(host, now, host.NextStart);
             return;
         }
 
@@ -323,15 +550,16 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
-    private void ArmTimer(HostState host, long now)
+    private void ArmTimer(HostState host, long now, long at)
     {
-        if (host.TimerDue == host.NextStart && host.Timer is not null)
+        if (host.TimerDue != 0 && host.TimerDue <= at && host.TimerDue > now && host.Timer is not null)
         {
+            // Armed for an earlier instant already; the host is looked at again then.
             return;
         }
 
-        host.TimerDue = host.NextStart;
-        var due = _time.GetElapsedTime(now, host.NextStart);
+        host.TimerDue = at;
+        var due = _time.GetElapsedTime(now, at);
         if (due <= TimeSpan.Zero)
         {
             due = TimeSpan.FromTicks(1);

@@ -55,6 +55,54 @@ internal sealed class HostQueue
         return false;
     }
 
+    /// <summary>Copies up to <paramref name="buffer"/>'s length of queued (live) waiters, in dispatch order.</summary>
+    public int CollectLive(Waiter[] buffer)
+    {
+        var n = 0;
+        foreach (var (_, items) in _levels)
+        {
+            foreach (var waiter in items)
+            {
+                if (waiter.State != Waiter.Queued)
+                {
+                    continue;
+                }
+
+                buffer[n++] = waiter;
+                if (n == buffer.Length)
+                {
+                    return n;
+                }
+            }
+        }
+
+        return n;
+    }
+
+    /// <summary>Drops waiters that are no longer queued from the front of the queue; returns how many.</summary>
+    public int TrimHead()
+    {
+        var removed = 0;
+        while (_levels.Count > 0)
+        {
+            var items = _levels[0].Items;
+            while (items.TryPeek(out var head) && head.State != Waiter.Queued)
+            {
+                items.Dequeue();
+                removed++;
+            }
+
+            if (items.Count > 0)
+            {
+                break;
+            }
+
+            _levels.RemoveAt(0);
+        }
+
+        return removed;
+    }
+
     /// <summary>Visits every waiter, canceled ones included, without changing the queue.</summary>
     public void ForEach<TState>(Action<Waiter, TState> action, TState state)
     {

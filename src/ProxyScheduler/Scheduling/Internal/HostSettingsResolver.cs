@@ -1,3 +1,5 @@
+using ProxyScheduler.Classification;
+
 namespace ProxyScheduler.Scheduling.Internal;
 
 /// <summary>Resolves the effective <see cref="HostSettings"/> of a host from the default and the pattern overrides.</summary>
@@ -7,21 +9,33 @@ internal sealed class HostSettingsResolver
     private readonly (HostPattern Pattern, HostSettings Settings)[] _rules;
 
     public HostSettingsResolver(ProxySchedulerOptions options)
+        : this(options, new Dictionary<string, IResponseClassifier>(StringComparer.OrdinalIgnoreCase))
     {
+    }
+
+    /// <exception cref="InvalidOperationException">A classifier name is not registered.</exception>
+    public HostSettingsResolver(ProxySchedulerOptions options, IReadOnlyDictionary<string, IResponseClassifier> classifiers)
+    {
+        var classification = options.Classification ?? new ClassificationOptions();
         var d = options.DefaultHost ?? new HostOptions();
         _default = new HostSettings(
             d.MaxConcurrency ?? SchedulerDefaults.HostMaxConcurrency,
             d.MinDelay ?? TimeSpan.Zero,
-            d.MaxJitter ?? TimeSpan.Zero);
+            d.MaxJitter ?? TimeSpan.Zero,
+            ResolveClassifier(d.Classifier ?? classification.Classifier, d.BlockMarkers, classification, classifiers, "DefaultHost:Classifier"));
 
         var rules = new List<(HostPattern, HostSettings)>(options.Hosts.Count);
         foreach (var (text, host) in options.Hosts)
         {
             var pattern = HostPattern.Parse(text, nameof(options.Hosts));
+            var classifier = host?.Classifier is null && host?.BlockMarkers is null
+                ? _default.Classifier
+                : ResolveClassifier(host.Classifier ?? d.Classifier ?? classification.Classifier, host.BlockMarkers ?? d.BlockMarkers, classification, classifiers, $"Hosts:{text}:Classifier");
             rules.Add((pattern, new HostSettings(
                 host?.MaxConcurrency ?? _default.MaxConcurrency,
                 host?.MinDelay ?? _default.MinDelay,
-                host?.MaxJitter ?? _default.MaxJitter)));
+                host?.MaxJitter ?? _default.MaxJitter,
+                classifier)));
         }
 
         // Most specific first, so the first match wins.
@@ -40,5 +54,23 @@ internal sealed class HostSettingsResolver
         }
 
         return _default;
+    }
+
+    private static IResponseClassifier ResolveClassifier(
+        string name,
+        IList<string>? markers,
+        ClassificationOptions classification,
+        IReadOnlyDictionary<string, IResponseClassifier> classifiers,
+        string setting)
+    {
+        if (string.Equals(name, DefaultResponseClassifier.DefaultName, StringComparison.OrdinalIgnoreCase))
+        {
+            return new DefaultResponseClassifier(classification.BlockStatusCodes, markers ?? classification.BlockMarkers, classification.MarkerScanBytes);
+        }
+
+        return classifiers.TryGetValue(name, out var classifier)
+            ? classifier
+            : throw new InvalidOperationException(
+                $"ProxyScheduler:{setting} names the response classifier '{name}', which is not registered (registered: {string.Join(", ", classifiers.Keys.Prepend(DefaultResponseClassifier.DefaultName))}).");
     }
 }

@@ -40,6 +40,12 @@ internal sealed class HostState
 
     public bool Removed { get; set; }
 
+    /// <summary>Whether the host waits in the dispatcher's list of hosts whose waiters found no proxy.</summary>
+    public bool Parked { get; set; }
+
+    /// <summary>In-flight attempts of this host per proxy spread group; <see langword="null"/> until the pool has two groups.</summary>
+    public Dictionary<int, int>? ProxyGroups { get; set; }
+
     public Dispatcher? Owner { get; init; }
 
     public bool IsIdle => Count == 0 && InFlight == 0;

@@ -110,6 +110,54 @@ internal sealed class RequestExecution : IDisposable
 
     public int Attempts { get; set; }
 
+    /// <summary>Gets what the last attempt was classified as; <see langword="null"/> when it was canceled or never ran.</summary>
+    public Classification.ResponseClass? LastClass { get; private set; }
+
+    /// <summary>Gets the attempts that failed at the proxy or were blocked (the proxy retry budget).</summary>
+    public int ProxyFailures { get; private set; }
+
+    /// <summary>Gets the attempts that failed at the target or were throttled (the target retry budget).</summary>
+    public int TargetFailures { get; private set; }
+
+    /// <summary>Gets the proxy of the last attempt.</summary>
+    public Proxies.Internal.ProxyNode? LastProxy { get; private set; }
+
+    /// <summary>Gets the proxies that failed or were blocked for this request: its retries never use them again.</summary>
+    public List<Proxies.Internal.ProxyNode>? Excluded { get; private set; }
+
+    /// <summary>Gets the ids of the proxies tried, in order.</summary>
+    public IReadOnlyList<string> ProxiesTried => (IReadOnlyList<string>?)_tried ?? [];
+
+    private List<string>? _tried;
+
+    /// <summary>Records one finished attempt: its proxy, its class, and the budget it spends.</summary>
+    public void Record(Proxies.Internal.ProxyNode? proxy, Classification.ResponseClass? outcome)
+    {
+        LastClass = outcome;
+        LastProxy = proxy;
+        if (proxy is not null)
+        {
+            (_tried ??= []).Add(proxy.Endpoint.Id);
+        }
+
+        switch (outcome)
+        {
+            case Classification.ResponseClass.ProxyFailure:
+            case Classification.ResponseClass.Blocked:
+                ProxyFailures++;
+                if (proxy is not null)
+                {
+                    (Excluded ??= []).Add(proxy);
+                }
+
+                break;
+            case Classification.ResponseClass.Throttled:
+            case Classification.ResponseClass.TargetFailure:
+                TargetFailures++;
+                break;
+        }
+    }
+
     public int Redirects { get; private set; }
 
     public long QueuedTicks { get; set; }

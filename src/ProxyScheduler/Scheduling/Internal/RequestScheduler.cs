@@ -3,7 +3,10 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
+using ProxyScheduler.Classification;
 using ProxyScheduler.Diagnostics.Internal;
+using ProxyScheduler.Proxies;
+using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Transport.Internal;
 
 namespace ProxyScheduler.Scheduling.Internal;
@@ -33,9 +36,19 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     private readonly bool _retryNonIdempotent;
     private readonly TimeSpan _maxRetryDelay;
     private readonly bool _hasRetries;
+    private readonly int _maxRetries;
+    private readonly int _maxProxyRetries;
+    private readonly SchedulerMetrics _metrics;
+    private readonly ProxySource? _proxySource;
     private volatile bool _disposed;
 
     public RequestScheduler(ProxySchedulerOptions options, IHttpMessageHandlerFactory handlerFactory, TimeProvider time, ILoggerFactory loggerFactory)
+        : this(options, handlerFactory, time, loggerFactory, SchedulerComponents.Empty)
+    {
+    }
+
+    /// <exception cref="InvalidOperationException">A named selector or classifier is not registered, or a proxy source cannot be read at start.</exception>
+    public RequestScheduler(ProxySchedulerOptions options, IHttpMessageHandlerFactory handlerFactory, TimeProvider time, ILoggerFactory loggerFactory, SchedulerComponents components)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(handlerFactory);
@@ -45,7 +58,29 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _time = time;
         _attemptTokens = new TimeoutTokenPool(time);
         _logger = loggerFactory.CreateLogger("ProxyScheduler");
-        _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options), time);
+        ArgumentNullException.ThrowIfNull(components);
+        _metrics = new SchedulerMetrics(components.MeterFactory);
+        var classifiers = new Dictionary<string, IResponseClassifier>(StringComparer.OrdinalIgnoreCase);
+        foreach (var classifier in components.Classifiers)
+        {
+            classifiers[classifier.Name] = classifier;
+        }
+
+        var providers = components.Providers.ToList();
+        if (options.Proxies.Count > 0 && components.Registry is not null && !providers.Any(static p => p is ConfigurationProxyProvider))
+        {
+            providers.Add(new StaticProxyProvider(ProxyEndpoint.ParseList(options.Proxies)));
+        }
+
+        providers.RemoveAll(p => p is ConfigurationProxyProvider && options.Proxies.Count == 0);
+        ProxyPool? pool = null;
+        if (providers.Count > 0)
+        {
+            var registry = components.Registry ?? throw new InvalidOperationException("Proxies need the scheduler's transport registry; register the scheduler with AddProxyScheduler.");
+            pool = new ProxyPool(options.ProxyPool, ResolveSelector(options.ProxyPool.Selector, components.Selectors), time, registry, loggerFactory.CreateLogger("ProxyScheduler.Proxies"), _metrics);
+        }
+
+        _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options, classifiers), time, pool);
         _transport = new HttpTransport(handlerFactory);
         _admission = new SemaphoreSlim(options.QueueLimit, options.QueueLimit);
         QueueLimit = options.QueueLimit;
@@ -55,8 +90,14 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _maxRedirects = options.MaxRedirects;
         _retryNonIdempotent = options.Retry.RetryNonIdempotent;
         _maxRetryDelay = options.Retry.MaxDelay;
+        _maxRetries = options.Retry.MaxRetries;
+        _maxProxyRetries = pool is null ? 0 : options.Retry.MaxProxyRetries;
         _pipeline = BuildPipeline(options.Retry, time);
-        _hasRetries = options.Retry.MaxRetries > 0;
+        _hasRetries = _maxRetries + _maxProxyRetries > 0;
+        if (pool is not null)
+        {
+            _proxySource = new ProxySource(providers, _dispatcher, loggerFactory.CreateLogger("ProxyScheduler.Proxies"));
+        }
     }
 
     public int QueueLimit { get; }
@@ -85,7 +126,10 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     public SchedulerSnapshot GetSnapshot()
     {
         var hosts = _dispatcher.GetHostSnapshots(out var queued, out var inFlight);
-        return new SchedulerSnapshot(QueueLimit - _admission.CurrentCount, queued, inFlight, _dispatcher.GlobalLimit, hosts);
+        return new SchedulerSnapshot(QueueLimit - _admission.CurrentCount, queued, inFlight, _dispatcher.GlobalLimit, hosts)
+        {
+            Proxies = _dispatcher.GetProxySnapshots(),
+        };
     }
 
     public void Dispose()
@@ -96,8 +140,10 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         }
 
         _disposed = true;
+        _proxySource?.Dispose();
         _disposeCts.Cancel();
         _dispatcher.Dispose();
+        _metrics.Dispose();
     }
 
     internal Task WaitForAdmissionAsync(CancellationToken cancellationToken) => _admission.WaitAsync(cancellationToken);
@@ -108,8 +154,23 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
     /// <summary>Queues the first attempt of an admitted request without starting its execution (see <see cref="DeferredWaiter"/>).</summary>
     /// <exception cref="ObjectDisposedException">The scheduler was disposed.</exception>
-    internal void EnqueueFirstAttempt(DeferredWaiter waiter, ScheduledRequest request) =>
+    internal void EnqueueFirstAttempt(DeferredWaiter waiter, ScheduledRequest request)
+    {
+        waiter.Requirement = request.Proxy;
+        if ((request.Deadline ?? _deadline) is { } deadline)
+        {
+            waiter.DeadlineAt = _time.GetTimestamp() + (long)(deadline.Ticks * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond));
+        }
+
         _dispatcher.Enqueue(waiter, request.HostKey, request.Priority);
+    }
+
+    /// <summary>Turns a failure handed over by the dispatcher for a queued batch item into the request's outcome.</summary>
+    internal static Exception TranslateDispatchFailure(ScheduledRequest request, Exception failure) =>
+        failure is DispatchFailedException dispatch
+            ? new RequestFailedException(dispatch.Reason, UriRedactor.Redact(request.RequestUri), 0, null,
+                $"The request to {UriRedactor.Redact(request.RequestUri)} was not sent: {dispatch.Message}", null)
+            : failure;
 
     internal void CancelQueued(object group, CancellationToken cancellationToken) => _dispatcher.CancelGroup(group, cancellationToken);
 
@@ -179,6 +240,14 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 }
 
                 var result = outcome.Result!;
+                if (result.Class == ResponseClass.ProxyFailure)
+                {
+                    // The proxy's own answer (407, 502) is not the target's: no response to return.
+                    failure = Fail(execution, RequestFailureReason.ProxyFailure, result.StatusCode,
+                        $"The request to {UriRedactor.Redact(execution.Request.RequestUri)} failed at proxy {execution.LastProxy?.Endpoint.Id} with status {(int)result.StatusCode} after {execution.Attempts} attempt(s).", null);
+                    break;
+                }
+
                 if (result.RedirectTo is not { } target)
                 {
                     response = CreateResponse(execution, result);
@@ -261,41 +330,50 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             queuedAt = _time.GetTimestamp();
             try
             {
-                lease = await _dispatcher.AcquireAsync(execution.HostKey, execution.Request.Priority, cancellationToken).ConfigureAwait(false);
+                lease = await _dispatcher.AcquireAsync(execution.HostKey, execution.Request.Priority, execution.Request.Proxy, execution.Excluded, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
+                execution.Record(null, null);
                 return Outcome.FromException<AttemptResult>(ex);
             }
         }
 
         var startedAt = _time.GetTimestamp();
         execution.QueuedTicks += startedAt - queuedAt;
+        ResponseClass? outcomeClass = null;
         try
         {
             var attemptCts = _attemptTokens.Rent(execution.AttemptTimeout);
             var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), attemptCts);
+            HttpResponseMessage? response = null;
             try
             {
                 using var message = execution.CreateMessage();
-                using var response = await _transport.SendDirectAsync(message, attemptCts.Token).ConfigureAwait(false);
+                response = await _transport.SendAsync(lease.Proxy, message, attemptCts.Token).ConfigureAwait(false);
                 var redirectTo = GetRedirectTarget(execution, response);
                 var body = redirectTo is null && execution.Method != HttpMethod.Head
                     ? await ResponseBodyReader.ReadAsync(response.Content, _maxBodySize, attemptCts.Token).ConfigureAwait(false)
                     : [];
-                return Outcome.FromResult(new AttemptResult(response, body, redirectTo, GetRetryAfter(response)));
+                outcomeClass = Classify(execution, lease, response, body, null);
+                return Outcome.FromResult(new AttemptResult(response, body, redirectTo, GetRetryAfter(response)) { Class = outcomeClass.Value });
             }
             catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException
                 && !cancellationToken.IsCancellationRequested && attemptCts.IsCancellationRequested)
             {
-                return Outcome.FromException<AttemptResult>(new AttemptTimeoutException(execution.AttemptTimeout, ex));
+                var timeout = new AttemptTimeoutException(execution.AttemptTimeout, ex);
+                outcomeClass = Classify(execution, lease, null, [], timeout);
+                return Outcome.FromException<AttemptResult>(timeout);
             }
             catch (Exception ex)
             {
+                // A canceled attempt (caller, deadline, disposal) is never classified, so never charged to the proxy.
+                outcomeClass = cancellationToken.IsCancellationRequested ? null : Classify(execution, lease, response, [], ex);
                 return Outcome.FromException<AttemptResult>(ex);
             }
             finally
             {
+                response?.Dispose();
                 link.Dispose();
                 _attemptTokens.Return(attemptCts);
             }
@@ -304,9 +382,35 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         {
             execution.LastAttemptEnd = _time.GetTimestamp();
             execution.LastAttemptTicks = execution.LastAttemptEnd - startedAt;
-            _dispatcher.Release(lease);
+            execution.Record(lease.Proxy, outcomeClass);
+            _dispatcher.Release(lease, outcomeClass, execution.LastAttemptTicks);
         }
     }
+
+    private ResponseClass Classify(RequestExecution execution, DispatchLease lease, HttpResponseMessage? response, byte[] body, Exception? exception)
+    {
+        if (exception is ResponseTooLargeException or RequestFailedException)
+        {
+            return ResponseClass.Fatal;
+        }
+
+        var context = new ResponseClassificationContext(execution.Uri, lease.Proxy?.Endpoint, exception is null ? response?.StatusCode : null, response?.Headers, body, exception);
+        var outcome = lease.Host.Settings.Classifier.Classify(in context);
+        _metrics.Attempts.Add(1,
+            new KeyValuePair<string, object?>("proxy.id", lease.Proxy?.Endpoint.Id ?? "direct"),
+            new KeyValuePair<string, object?>("class", ClassName(outcome)));
+        return outcome;
+    }
+
+    private static string ClassName(ResponseClass outcome) => outcome switch
+    {
+        ResponseClass.Success => "success",
+        ResponseClass.ProxyFailure => "proxy_failure",
+        ResponseClass.Blocked => "blocked",
+        ResponseClass.Throttled => "throttled",
+        ResponseClass.TargetFailure => "target_failure",
+        _ => "fatal",
+    };
 #pragma warning restore CA1031
 
     private Uri? GetRedirectTarget(RequestExecution execution, HttpResponseMessage response)
@@ -377,7 +481,12 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             result.Body,
             timings,
             execution.Attempts,
-            execution.Redirects);
+            execution.Redirects)
+        {
+            Proxy = execution.LastProxy?.Endpoint,
+            ProxiesTried = execution.ProxiesTried,
+            Class = result.Class,
+        };
     }
 
     private Exception? TranslateFailure(RequestExecution execution, Exception ex)
@@ -402,6 +511,17 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 $"The scheduler was disposed before the request to {redacted} completed.", ex);
         }
 
+        if (ex is DispatchFailedException dispatch)
+        {
+            return Fail(execution, dispatch.Reason, null, $"The request to {redacted} was not sent after {execution.Attempts - 1} attempt(s): {dispatch.Message}", null);
+        }
+
+        if (execution.LastClass == ResponseClass.ProxyFailure && ex is HttpRequestException or IOException)
+        {
+            return Fail(execution, RequestFailureReason.ProxyFailure, null,
+                $"The request to {redacted} failed at proxy {execution.LastProxy?.Endpoint.Id} after {execution.Attempts} attempt(s): {DescribeTransportError(ex)}.", ex);
+        }
+
         return ex switch
         {
             AttemptTimeoutException => Fail(execution, RequestFailureReason.AttemptTimeout, null,
@@ -421,7 +541,10 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             Log.RequestFailed(_logger, UriRedactor.Redact(execution.Request.RequestUri), execution.Attempts, reason);
         }
 
-        return new RequestFailedException(reason, UriRedactor.Redact(execution.Request.RequestUri), execution.Attempts, status, message, inner);
+        return new RequestFailedException(reason, UriRedactor.Redact(execution.Request.RequestUri), execution.Attempts, status, message, inner)
+        {
+            ProxiesTried = execution.ProxiesTried,
+        };
     }
 
     private static string DescribeTransportError(Exception ex) => ex switch
@@ -434,18 +557,20 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     private ResiliencePipeline<AttemptResult> BuildPipeline(RetryOptions retry, TimeProvider time)
     {
         var builder = new ResiliencePipelineBuilder<AttemptResult> { TimeProvider = time };
-        if (retry.MaxRetries > 0)
+        if (retry.MaxRetries + _maxProxyRetries > 0)
         {
             builder.AddRetry(new RetryStrategyOptions<AttemptResult>
             {
-                MaxRetryAttempts = retry.MaxRetries,
+                MaxRetryAttempts = retry.MaxRetries + _maxProxyRetries,
                 Delay = retry.BaseDelay,
                 MaxDelay = retry.MaxDelay,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = retry.UseJitter,
                 ShouldHandle = args => new ValueTask<bool>(ShouldRetry(args.Outcome, args.Context)),
                 DelayGenerator = args => new ValueTask<TimeSpan?>(
-                    args.Outcome.Result?.RetryAfter is { } retryAfter ? (retryAfter > _maxRetryDelay ? _maxRetryDelay : retryAfter) : null),
+                    args.Context.Properties.TryGetValue(ExecutionKey, out var execution) && execution.LastClass is ResponseClass.ProxyFailure or ResponseClass.Blocked
+                        ? TimeSpan.Zero // another proxy is tried at once
+                        : args.Outcome.Result?.RetryAfter is { } retryAfter ? (retryAfter > _maxRetryDelay ? _maxRetryDelay : retryAfter) : null),
                 OnRetry = args =>
                 {
                     if (_logger.IsEnabled(LogLevel.Debug) && args.Context.Properties.TryGetValue(ExecutionKey, out var execution))
@@ -467,29 +592,37 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
     private bool ShouldRetry(Outcome<AttemptResult> outcome, RequestExecution execution)
     {
-        if (execution.Token.IsCancellationRequested)
+        if (execution.Token.IsCancellationRequested || execution.LastClass is not { } outcomeClass)
         {
             return false;
         }
 
         var mayRepeat = execution.IsIdempotent || _retryNonIdempotent;
-        if (outcome.Exception is { } ex)
+        var neverSent = outcome.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.ProxyTunnelError };
+        switch (outcomeClass)
         {
-            return ex switch
-            {
-                HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } => true,
-                AttemptTimeoutException or HttpRequestException or IOException => mayRepeat,
-                _ => false,
-            };
+            case ResponseClass.ProxyFailure:
+                // A failure at the proxy before anything was sent (refused, tunnel, 407) may always be repeated elsewhere.
+                return execution.ProxyFailures <= _maxProxyRetries
+                    && (mayRepeat || neverSent || outcome.Result?.StatusCode == HttpStatusCode.ProxyAuthenticationRequired);
+            case ResponseClass.Blocked:
+                return execution.LastProxy is not null && mayRepeat && execution.ProxyFailures <= _maxProxyRetries;
+            case ResponseClass.Throttled:
+                return execution.TargetFailures <= _maxRetries && (outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests || mayRepeat);
+            case ResponseClass.TargetFailure:
+                return execution.TargetFailures <= _maxRetries && (mayRepeat || neverSent);
+            default:
+                return false;
         }
+    }
 
-        var status = (int)outcome.Result!.StatusCode;
-        return status switch
-        {
-            429 => true,
-            408 or (>= 500 and not 501 and not 505) => mayRepeat,
-            _ => false,
-        };
+    private static IProxySelector ResolveSelector(string name, IEnumerable<IProxySelector> registered)
+    {
+        IProxySelector[] builtIn = [new PowerOfTwoChoicesSelector(), new RoundRobinSelector(), new LeastInFlightSelector(), new RandomSelector()];
+        var all = registered.Concat(builtIn).ToList();
+        return all.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
+            ?? throw new InvalidOperationException(
+                $"ProxyScheduler:ProxyPool:Selector names the proxy selector '{name}', which is not registered (available: {string.Join(", ", all.Select(static s => s.Name).Distinct(StringComparer.OrdinalIgnoreCase))}).");
     }
 
     private static async IAsyncEnumerable<ScheduledRequest> ToAsync(IEnumerable<ScheduledRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken = default)

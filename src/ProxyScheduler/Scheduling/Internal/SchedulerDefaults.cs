@@ -13,6 +13,7 @@ internal static class SchedulerDefaults
     public const int MaxRedirects = 10;
     public const int MaxRedirectsUpperBound = 50;
     public const int MaxRetries = 3;
+    public const int MaxProxyRetries = 5;
     public const int MaxRetriesUpperBound = 100;
     public const string MinTimeoutText = "00:00:00.001";
     public const string MaxTimeoutText = "1.00:00:00";

@@ -1,3 +1,5 @@
+using ProxyScheduler.Proxies.Internal;
+
 namespace ProxyScheduler.Transport.Internal;
 
 /// <summary>
@@ -35,6 +37,27 @@ internal sealed class HttpTransport
     {
         var invoker = new HttpMessageInvoker(_handlerFactory.CreateHandler(clientName), disposeHandler: false);
         return invoker.SendAsync(request, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends one attempt through <paramref name="proxy"/>'s own client, or directly when it is <see langword="null"/>.
+    /// The invoker of each identity is cached on its pool node while the factory returns the same handler chain.
+    /// </summary>
+    public Task<HttpResponseMessage> SendAsync(ProxyNode? proxy, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (proxy is null)
+        {
+            return SendDirectAsync(request, cancellationToken);
+        }
+
+        var handler = _handlerFactory.CreateHandler(proxy.ClientName);
+        if (proxy.TransportEntry is not Entry entry || !ReferenceEquals(entry.Handler, handler))
+        {
+            entry = new Entry(handler);
+            proxy.TransportEntry = entry;
+        }
+
+        return entry.Invoker.SendAsync(request, cancellationToken);
     }
 
     private sealed class Entry(HttpMessageHandler handler)

@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace ProxyScheduler.Proxies.Internal;
+
+/// <summary>The proxies listed under <c>ProxyScheduler:Proxies</c>, re-read when the configuration reloads.</summary>
+internal sealed class ConfigurationProxyProvider : IProxyProvider, IDisposable
+{
+    private readonly IOptionsMonitor<ProxySchedulerOptions> _options;
+    private readonly IDisposable? _subscription;
+    private CancellationTokenSource _changed = new();
+
+    public ConfigurationProxyProvider(IOptionsMonitor<ProxySchedulerOptions> options)
+    {
+        _options = options;
+        _subscription = options.OnChange((_, name) =>
+        {
+            if (string.IsNullOrEmpty(name))
+            {
+                var previous = Interlocked.Exchange(ref _changed, new CancellationTokenSource());
+                previous.Cancel();
+                previous.Dispose();
+            }
+        });
+    }
+
+    public string Name => "configuration";
+
+    public IReadOnlyList<ProxyEndpoint> GetProxies() => ProxyEndpoint.ParseList(_options.CurrentValue.Proxies);
+
+    public IChangeToken GetChangeToken() => new CancellationChangeToken(Volatile.Read(ref _changed).Token);
+
+    public void Dispose()
+    {
+        _subscription?.Dispose();
+        _changed.Dispose();
+    }
+}

@@ -1,0 +1,64 @@
+namespace ProxyScheduler.Proxies.Internal;
+
+/// <summary>The pool's state for one proxy identity. Guarded by the dispatcher's lock (fields are read outside it only for snapshots of transport state).</summary>
+internal sealed class ProxyNode
+{
+    public ProxyNode(ProxyEndpoint endpoint, int maxConcurrency, long minDelayTicks, int groupId, string clientName)
+    {
+        Endpoint = endpoint;
+        MaxConcurrency = maxConcurrency;
+        MinDelayTicks = minDelayTicks;
+        GroupId = groupId;
+        ClientName = clientName;
+    }
+
+    public ProxyEndpoint Endpoint { get; }
+
+    /// <summary>Gets the opaque <c>IHttpClientFactory</c> client name of this identity.</summary>
+    public string ClientName { get; }
+
+    public int MaxConcurrency { get; }
+
+    public long MinDelayTicks { get; }
+
+    /// <summary>Gets the spread group (subnet or tag value), as a small integer.</summary>
+    public int GroupId { get; }
+
+    public int InFlight { get; set; }
+
+    /// <summary>The timestamp before which no attempt may start through this proxy.</summary>
+    public long NextStart { get; set; }
+
+    public ProxyHealthState State { get; set; }
+
+    /// <summary>Decaying average of attempts that did not fail at the proxy (1 = perfect).</summary>
+    public double Success { get; set; } = 1.0;
+
+    /// <summary>Decaying average latency of successful attempts, in timestamp ticks.</summary>
+    public double LatencyTicks { get; set; }
+
+    public long LastSample { get; set; }
+
+    public int ConsecutiveFailures { get; set; }
+
+    /// <summary>Quarantines in a row without a success in between.</summary>
+    public int Quarantines { get; set; }
+
+    public long QuarantinedUntil { get; set; }
+
+    /// <summary>Whether the proxy's probe request is in flight.</summary>
+    public bool ProbeInFlight { get; set; }
+
+    /// <summary>Whether the proxy waits in the pool's list of proxies due for a probe.</summary>
+    public bool ProbeDue { get; set; }
+
+    /// <summary>Whether the proxy has left the pool (drained or retired and without in-flight attempts).</summary>
+    public bool Removed { get; set; }
+
+    public long Attempts { get; set; }
+
+    /// <summary>Gets or sets the transport's cached invoker for this identity.</summary>
+    public object? TransportEntry { get; set; }
+
+    public override string ToString() => Endpoint.ToString();
+}

@@ -1,0 +1,99 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
+using ProxyScheduler.Scheduling.Internal;
+
+namespace ProxyScheduler.Proxies.Internal;
+
+/// <summary>
+/// Merges the lists of every <see cref="IProxyProvider"/> into the pool, at start and whenever one of them changes. A
+/// provider that fails to read keeps its last good list, so a bad edit never empties the pool.
+/// </summary>
+internal sealed class ProxySource : IDisposable
+{
+    private readonly IProxyProvider[] _providers;
+    private readonly IReadOnlyList<ProxyEndpoint>[] _lastGood;
+    private readonly Dispatcher _dispatcher;
+    private readonly ILogger _logger;
+    private readonly List<IDisposable> _subscriptions = [];
+    private readonly object _reloadLock = new();
+    private bool _disposed;
+
+    /// <summary>Reads every provider once; a failure here fails start-up with the provider's (redacted) error.</summary>
+    /// <exception cref="InvalidOperationException">A provider could not be read at start, or lists too many proxies.</exception>
+    public ProxySource(IEnumerable<IProxyProvider> providers, Dispatcher dispatcher, ILogger logger)
+    {
+        _providers = [.. providers];
+        _lastGood = new IReadOnlyList<ProxyEndpoint>[_providers.Length];
+        _dispatcher = dispatcher;
+        _logger = logger;
+        for (var i = 0; i < _providers.Length; i++)
+        {
+            try
+            {
+                _lastGood[i] = _providers[i].GetProxies();
+            }
+            catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
+            {
+                throw new InvalidOperationException($"The proxy source '{_providers[i].Name}' could not be read: {ex.Message}", ex);
+            }
+        }
+
+        _dispatcher.UpdateProxies(_lastGood.SelectMany(static l => l));
+        for (var i = 0; i < _providers.Length; i++)
+        {
+            var index = i;
+            _subscriptions.Add(ChangeToken.OnChange(_providers[i].GetChangeToken, () => Reload(index)));
+        }
+    }
+
+    /// <summary>Re-reads one provider and applies the merged lists.</summary>
+    public void Reload(int index)
+    {
+        lock (_reloadLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            var provider = _providers[index];
+            try
+            {
+                _lastGood[index] = provider.GetProxies();
+            }
+            catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
+            {
+                Log.ProxyListRejected(_logger, provider.Name, ex.Message);
+                return;
+            }
+
+            try
+            {
+                var all = _lastGood.SelectMany(static l => l).ToList();
+                var (added, removed) = _dispatcher.UpdateProxies(all);
+                Log.ProxiesUpdated(_logger, added, removed, all.Count);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The scheduler is going away.
+            }
+            catch (InvalidOperationException ex)
+            {
+                Log.ProxyListRejected(_logger, provider.Name, ex.Message);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_reloadLock)
+        {
+            _disposed = true;
+        }
+
+        foreach (var subscription in _subscriptions)
+        {
+            subscription.Dispose();
+        }
+    }
+}

@@ -1,0 +1,67 @@
+namespace ProxyScheduler.Proxies;
+
+/// <summary>One proxy of the pool at one instant. Carries no credential.</summary>
+public sealed class ProxySnapshot
+{
+    internal ProxySnapshot(
+        string id,
+        string address,
+        ProxyHealthState state,
+        int inFlight,
+        int maxConcurrency,
+        double successRate,
+        TimeSpan latency,
+        int consecutiveFailures,
+        int quarantines,
+        DateTimeOffset? reanimationAt,
+        long attempts)
+    {
+        Id = id;
+        Address = address;
+        State = state;
+        InFlight = inFlight;
+        MaxConcurrency = maxConcurrency;
+        SuccessRate = successRate;
+        Latency = latency;
+        ConsecutiveFailures = consecutiveFailures;
+        Quarantines = quarantines;
+        ReanimationAt = reanimationAt;
+        Attempts = attempts;
+    }
+
+    /// <summary>Gets the proxy's opaque id.</summary>
+    public string Id { get; }
+
+    /// <summary>Gets the proxy's address with any credentials shown as <c>***</c>.</summary>
+    public string Address { get; }
+
+    /// <summary>Gets the proxy's state.</summary>
+    public ProxyHealthState State { get; }
+
+    /// <summary>Gets the attempts in flight through the proxy.</summary>
+    public int InFlight { get; }
+
+    /// <summary>Gets the most attempts the proxy may carry at once.</summary>
+    public int MaxConcurrency { get; }
+
+    /// <summary>Gets the decaying average of attempts through the proxy that did not fail at the proxy, 0 to 1.</summary>
+    public double SuccessRate { get; }
+
+    /// <summary>Gets the decaying average latency of successful attempts.</summary>
+    public TimeSpan Latency { get; }
+
+    /// <summary>Gets the proxy failures in a row.</summary>
+    public int ConsecutiveFailures { get; }
+
+    /// <summary>Gets the quarantines in a row without a success in between.</summary>
+    public int Quarantines { get; }
+
+    /// <summary>Gets, while quarantined, when the proxy gets its probe.</summary>
+    public DateTimeOffset? ReanimationAt { get; }
+
+    /// <summary>Gets the attempts the proxy has carried.</summary>
+    public long Attempts { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Address} {State} in-flight {InFlight}/{MaxConcurrency} success {SuccessRate:P0}";
+}

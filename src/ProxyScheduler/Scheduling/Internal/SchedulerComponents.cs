@@ -1,0 +1,17 @@
+using System.Diagnostics.Metrics;
+using ProxyScheduler.Classification;
+using ProxyScheduler.Proxies;
+using ProxyScheduler.Transport.Internal;
+
+namespace ProxyScheduler.Scheduling.Internal;
+
+/// <summary>The services the scheduler is built from, beyond its options (resolved from DI).</summary>
+internal sealed record SchedulerComponents(
+    ProxyIdentityRegistry? Registry,
+    IEnumerable<IProxyProvider> Providers,
+    IEnumerable<IProxySelector> Selectors,
+    IEnumerable<IResponseClassifier> Classifiers,
+    IMeterFactory? MeterFactory)
+{
+    public static SchedulerComponents Empty { get; } = new(null, [], [], [], null);
+}
