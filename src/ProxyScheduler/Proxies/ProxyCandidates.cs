@@ -49,7 +49,7 @@ public readonly struct ProxyCandidates
     /// </summary>
     /// <param name="index">The candidate's index.</param>
     /// <returns>The score.</returns>
-    public double GetScore(int index) => _pool.Score(_members[index], _host);
+    public double GetScore(int index) => _pool.Score(_members[index], _host, _now);
 
     /// <summary>Gets candidate <paramref name="index"/>'s endpoint (for tag-aware strategies).</summary>
     /// <param name="index">The candidate's index.</param>

@@ -111,17 +111,24 @@ internal sealed class ProxyPool
         && !IsBlocked(node, host.Key, now)
         && (!spread || GroupAllows(host, node));
 
-    /// <summary>The health of <paramref name="node"/> for <paramref name="host"/>, 0 to 1.</summary>
-    public double Score(ProxyNode node, HostState host)
+    /// <summary>
+    /// The health of <paramref name="node"/> for <paramref name="host"/>, 0 to 1: its success rate overall and with the
+    /// host (old failures fading with the half-life), discounted by its latency. A proxy whose block by the host has
+    /// ended counts as fresh for that host, so it is really tested again.
+    /// </summary>
+    public double Score(ProxyNode node, HostState host, long now)
     {
-        var score = node.Success / (1.0 + (node.LatencyTicks / _ticksPerMs / 1000.0));
-        if (_hostHealth.TryGet(node, host.Key, out var entry))
+        var score = Faded(node.Success, node.LastSample, now) / (1.0 + (node.LatencyTicks / _ticksPerMs / 1000.0));
+        if (_hostHealth.TryGet(node, host.Key, out var entry) && !(entry.BlockedUntil != 0 && entry.BlockedUntil <= now))
         {
-            score *= entry.Success;
+            score *= Faded(entry.Success, entry.LastSample, now);
         }
 
         return score;
     }
+
+    private double Faded(double success, long lastSample, long now) =>
+        success >= 1.0 || now <= lastSample ? success : 1 - ((1 - success) * Math.Pow(2, -(now - lastSample) / _halfLifeTicks));
 
     public void OnGranted(ProxyNode node, HostState host, bool probe, long now)
     {
@@ -206,8 +213,11 @@ internal sealed class ProxyPool
                     if (_hostHealth.TryGet(node, host.Key, out var entry))
                     {
                         DecayEntry(entry, now);
-                        entry.Success = (entry.Success * (1 - Alpha)) + Alpha;
+
+                        // A success after a block ended proves the block lifted: the pair starts afresh.
+                        entry.Success = entry.Blocks > 0 ? 1.0 : (entry.Success * (1 - Alpha)) + Alpha;
                         entry.Blocks = 0;
+                        entry.BlockedUntil = 0;
                     }
                 }
                 else if (outcome == ResponseClass.Blocked)
