@@ -19,7 +19,7 @@ namespace ProxyScheduler.Testing;
 /// <remarks>
 /// Routes on every host: <c>/</c> (latency per the host's setting, then "ok"), <c>/delay/{ms}</c>,
 /// <c>/status/{code}</c> (with <c>?retryAfter=s</c>), <c>/bytes/{n}</c>, <c>/redirect?to=URL&amp;status=302</c>,
-/// <c>/echo-headers</c>.
+/// <c>/echo-headers</c>, <c>/whoami</c> (the caller's address), <c>/block-from/{ip}</c> (403 to that caller address).
 /// </remarks>
 public sealed class TargetServer : IAsyncDisposable
 {
@@ -179,6 +179,16 @@ public sealed class TargetServer : IAsyncDisposable
                 Exit();
                 context.Response.StatusCode = int.TryParse(context.Request.Query["status"], out var code) ? code : 302;
                 context.Response.Headers.Location = context.Request.Query["to"].ToString();
+                return;
+            }
+
+            if (path.StartsWith("/block-from/", StringComparison.Ordinal))
+            {
+                // 403 to one client address (a proxy's outgoing address), 200 with the caller's address to the others.
+                Exit();
+                var remote = context.Connection.RemoteIpAddress?.ToString() ?? "?";
+                context.Response.StatusCode = remote == path[12..] ? 403 : 200;
+                await context.Response.WriteAsync(remote, aborted).ConfigureAwait(false);
                 return;
             }
 
