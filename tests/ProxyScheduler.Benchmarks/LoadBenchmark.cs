@@ -28,7 +28,32 @@ public static class LoadBenchmark
         return 0;
     }
 
-    public static async Task<int> RunAsync(string[] args)
+    /// <summary>
+    /// The proxied variant: the same requests through 4 real tinyproxy instances on loopback, the scheduler's pool
+    /// against raw <see cref="HttpClient"/>s with one handler per proxy, taken in turn.
+    /// </summary>
+    public static async Task<int> RunProxiedAsync(string[] args)
+    {
+        var proxies = new List<ExternalServer>();
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                proxies.Add(await ExternalServer.StartTinyproxyAsync(bindAddress: "127.0.0.1"));
+            }
+
+            return await RunAsync(args, [.. proxies.Select(p => new Uri($"http://127.0.0.1:{p.Port}"))]);
+        }
+        finally
+        {
+            foreach (var proxy in proxies)
+            {
+                await proxy.DisposeAsync();
+            }
+        }
+    }
+
+    public static async Task<int> RunAsync(string[] args, IReadOnlyList<Uri>? proxies = null)
     {
         var requests = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20_000;
         using var server = StartServer(out var hosts);
@@ -36,9 +61,9 @@ public static class LoadBenchmark
         {
             var urls = Enumerable.Range(0, requests).Select(i => new Uri(hosts[i % hosts.Count], $"?i={i}")).ToArray();
 
-            using var raw = new RawClient(GlobalConcurrency);
+            using var raw = new RawClient(GlobalConcurrency, proxies);
             var services = new ServiceCollection();
-            services.AddProxyScheduler(o =>
+            var builder = services.AddProxyScheduler(o =>
             {
                 o.MaxConcurrency = GlobalConcurrency;
                 o.QueueLimit = int.TryParse(Environment.GetEnvironmentVariable("PS_QUEUE"), out var q) ? q : 10_000;
@@ -47,11 +72,17 @@ public static class LoadBenchmark
                     o.Retry.MaxRetries = 0;
                 }
                 o.DefaultHost.MaxConcurrency = HostConcurrency;
+                o.ProxyPool.MaxConcurrencyPerProxy = GlobalConcurrency;
             });
+            if (proxies is not null)
+            {
+                builder.AddProxies([.. proxies.Select(static p => Proxies.ProxyEndpoint.Parse(p.ToString()))]);
+            }
+
             await using var provider = services.BuildServiceProvider();
             var scheduler = provider.GetRequiredService<IRequestScheduler>();
 
-            Console.WriteLine($"Load benchmark: {requests:N0} GET requests, {Hosts} loopback hosts, global concurrency {GlobalConcurrency}, scheduler per-host limit {HostConcurrency}");
+            Console.WriteLine($"Load benchmark{(proxies is null ? string.Empty : $" through {proxies.Count} tinyproxy instances")}: {requests:N0} GET requests, {Hosts} loopback hosts, global concurrency {GlobalConcurrency}, scheduler per-host limit {HostConcurrency}");
             Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {RuntimeVersion()}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
 
             // Warm-up: connections, JIT and tiered compilation reach their steady state.
@@ -87,7 +118,7 @@ public static class LoadBenchmark
             Console.WriteLine();
             Console.WriteLine("| variant | requests/s | p50 ms | p99 ms | allocated bytes/request | client CPU µs/request | failures |");
             Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
-            Console.WriteLine(r.ToRow("raw HttpClient + SemaphoreSlim (baseline)"));
+            Console.WriteLine(r.ToRow(proxies is null ? "raw HttpClient + SemaphoreSlim (baseline)" : "raw HttpClient per proxy + SemaphoreSlim (baseline)"));
             Console.WriteLine(s.ToRow("IRequestScheduler"));
             Console.WriteLine();
             // Rounds alternate, so each scheduler round has a raw round beside it under the same machine conditions:
@@ -178,19 +209,27 @@ public static class LoadBenchmark
     private static string RuntimeVersion() => System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription;
 
     /// <summary>The baseline: what a team writes by hand.</summary>
-    private sealed class RawClient(int concurrency) : IDisposable
+    private sealed class RawClient(int concurrency, IReadOnlyList<Uri>? proxies) : IDisposable
     {
-        private readonly HttpClient _client = new(new SocketsHttpHandler
+        private readonly HttpClient[] _clients = proxies is null
+            ? [Create(null)]
+            : [.. proxies.Select(Create)];
+
+        private readonly SemaphoreSlim _gate = new(concurrency);
+        private int _turn;
+
+        private HttpClient _client => _clients.Length == 1 ? _clients[0] : _clients[(int)((uint)Interlocked.Increment(ref _turn) % (uint)_clients.Length)];
+
+        private static HttpClient Create(Uri? proxy) => new(new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
             UseCookies = false,
-            UseProxy = false,
+            UseProxy = proxy is not null,
+            Proxy = proxy is null ? null : new WebProxy(proxy),
             AutomaticDecompression = DecompressionMethods.All,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         })
         { Timeout = TimeSpan.FromSeconds(30) };
-
-        private readonly SemaphoreSlim _gate = new(concurrency);
 
         public async Task<RunResult> RunAsync(Uri[] urls)
         {
@@ -229,7 +268,11 @@ public static class LoadBenchmark
 
         public void Dispose()
         {
-            _client.Dispose();
+            foreach (var client in _clients)
+            {
+                client.Dispose();
+            }
+
             _gate.Dispose();
         }
     }

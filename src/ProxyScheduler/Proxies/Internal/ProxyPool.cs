@@ -696,13 +696,17 @@ internal sealed class ProxyPool
                 _sets.Clear();
             }
 
-            set = new CandidateSet(this, requirement, [.. _nodes.Where(n => requirement.Matches(n.Endpoint))], _version);
+            set = BuildSet(requirement);
             _sets.Add(requirement.Key, set);
         }
 
         requirement.CachedSet = set;
         return set;
     }
+
+    // Apart from GetSet, so that the hot path does not allocate the filter's closure on every call.
+    private CandidateSet BuildSet(ProxyRequirement requirement) =>
+        new(this, requirement, [.. _nodes.Where(n => requirement.Matches(n.Endpoint))], _version);
 
     private void Decay(ProxyNode node, long now)
     {
