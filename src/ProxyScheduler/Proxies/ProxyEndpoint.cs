@@ -14,6 +14,7 @@ namespace ProxyScheduler.Proxies;
 public sealed class ProxyEndpoint : IEquatable<ProxyEndpoint>
 {
     private readonly string? _password;
+    private readonly IReadOnlyDictionary<string, string> _tags = EmptyTags;
 
     /// <summary>Initializes a new instance of the <see cref="ProxyEndpoint"/> class.</summary>
     /// <param name="scheme">The protocol spoken to the proxy.</param>
@@ -79,7 +80,12 @@ public sealed class ProxyEndpoint : IEquatable<ProxyEndpoint>
     public string Id { get; }
 
     /// <summary>Gets the tags (country, ASN, provider, any key/value), compared case-insensitively by key.</summary>
-    public IReadOnlyDictionary<string, string> Tags { get; init; } = EmptyTags;
+    /// <exception cref="ArgumentException">Two keys differ only by case.</exception>
+    public IReadOnlyDictionary<string, string> Tags
+    {
+        get => _tags;
+        init => _tags = value is null || value.Count == 0 ? EmptyTags : new Dictionary<string, string>(value, StringComparer.OrdinalIgnoreCase);
+    }
 
     /// <summary>Gets the most requests in flight through this proxy at once; <see langword="null"/> for the pool's default.</summary>
     public int? MaxConcurrency { get; init; }

@@ -86,7 +86,8 @@ public sealed class ProxyPoolTests
         var failure = await FluentActions.Awaiting(() => sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/")))
             .Should().ThrowAsync<RequestFailedException>();
 
-        failure.Which.Reason.Should().Be(RequestFailureReason.ProxiesUnavailable);
+        failure.Which.Reason.Should().Be(RequestFailureReason.ProxyFailure, "with no other proxy left, the last failure stands");
+        failure.Which.Message.Should().Contain("ConnectionError");
         failure.Which.ProxiesTried.Should().BeEquivalentTo([P1.Id, P2.Id, P3.Id]);
         sut.Direct.Count.Should().Be(0, "no failure ever sends proxied traffic directly");
     }

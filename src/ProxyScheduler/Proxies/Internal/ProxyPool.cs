@@ -101,6 +101,20 @@ internal sealed class ProxyPool
         return Scan(set, host, excluded, now, spread, out node, out wakeAt);
     }
 
+    /// <summary>Whether some proxy meeting <paramref name="requirement"/> could still take the request (now or after a rest), other than <paramref name="excluded"/>.</summary>
+    public bool HasCandidate(ProxyRequirement requirement, List<ProxyNode>? excluded)
+    {
+        foreach (var node in GetSet(requirement).Members)
+        {
+            if (node.State is ProxyHealthState.Healthy or ProxyHealthState.Quarantined && !node.Removed && !IsExcluded(excluded, node))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Whether <paramref name="node"/> may take an attempt to <paramref name="host"/> now (probes aside).</summary>
     public bool IsAvailable(ProxyNode node, HostState host, List<ProxyNode>? excluded, long now, bool spread) =>
         node.State == ProxyHealthState.Healthy

@@ -216,6 +216,15 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
+    /// <summary>Whether a retry of a request could go through a proxy it has not failed with yet.</summary>
+    public bool HasUntriedProxy(ProxyRequirement? requirement, List<ProxyNode>? excluded)
+    {
+        lock (_lock)
+        {
+            return _pool is not null && _pool.HasCandidate(requirement ?? ProxyRequirement.Any, excluded);
+        }
+    }
+
     public IReadOnlyList<ProxySnapshot> GetProxySnapshots()
     {
         lock (_lock)

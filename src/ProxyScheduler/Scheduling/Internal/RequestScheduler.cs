@@ -602,11 +602,14 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         switch (outcomeClass)
         {
             case ResponseClass.ProxyFailure:
-                // A failure at the proxy before anything was sent (refused, tunnel, 407) may always be repeated elsewhere.
+                // A failure at the proxy before anything was sent (refused, tunnel, 407) may always be repeated elsewhere;
+                // with no other proxy left for this request, the last outcome stands.
                 return execution.ProxyFailures <= _maxProxyRetries
-                    && (mayRepeat || neverSent || outcome.Result?.StatusCode == HttpStatusCode.ProxyAuthenticationRequired);
+                    && (mayRepeat || neverSent || outcome.Result?.StatusCode == HttpStatusCode.ProxyAuthenticationRequired)
+                    && _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded);
             case ResponseClass.Blocked:
-                return execution.LastProxy is not null && mayRepeat && execution.ProxyFailures <= _maxProxyRetries;
+                return execution.LastProxy is not null && mayRepeat && execution.ProxyFailures <= _maxProxyRetries
+                    && _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded);
             case ResponseClass.Throttled:
                 return execution.TargetFailures <= _maxRetries && (outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests || mayRepeat);
             case ResponseClass.TargetFailure:

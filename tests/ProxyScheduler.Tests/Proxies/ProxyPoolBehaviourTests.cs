@@ -1,0 +1,154 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
+using ProxyScheduler.Classification;
+using ProxyScheduler.Proxies;
+using ProxyScheduler.Tests.TestSupport;
+
+namespace ProxyScheduler.Tests.Proxies;
+
+/// <summary>Cancellation, per-host classification, and changes of the pool's membership while it works.</summary>
+public sealed class ProxyPoolBehaviourTests
+{
+    private static readonly ProxyEndpoint P1 = ProxyEndpoint.Parse("http://10.0.1.1:8080");
+    private static readonly ProxyEndpoint P2 = ProxyEndpoint.Parse("http://10.0.2.1:8080");
+    private static readonly ProxyEndpoint P3 = ProxyEndpoint.Parse("http://10.0.3.1:8080");
+
+    [Fact]
+    public async Task CallerCancellation_NeverCountsAgainstTheProxy()
+    {
+        using var sut = new ProxyTestScheduler([P1], o => o.ProxyPool.QuarantineAfter = 1);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sut.Behavior = async (_, _) =>
+        {
+            await gate.Task;
+            return FakeHandler.Response(HttpStatusCode.OK);
+        };
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var cts = new CancellationTokenSource();
+            var send = sut.Scheduler.SendAsync(new ScheduledRequest($"http://a.test/{i}"), cts.Token);
+            await Eventually.TrueAsync(() => sut.Sent.Count == i + 1, "the attempt is in flight through the proxy");
+            await cts.CancelAsync();
+            await FluentActions.Awaiting(() => send.WaitAsync(TimeSpan.FromSeconds(5))).Should().ThrowAsync<OperationCanceledException>();
+        }
+
+        var proxy = sut.Proxy(P1.Id);
+        proxy.State.Should().Be(ProxyHealthState.Healthy);
+        proxy.ConsecutiveFailures.Should().Be(0);
+        proxy.SuccessRate.Should().Be(1.0);
+        proxy.InFlight.Should().Be(0, "a canceled attempt gives its proxy permit back");
+    }
+
+    [Fact]
+    public async Task BlockMarkers_PerHostPattern_OnlyThatHostCountsTheMarkerAsABlock()
+    {
+        using var sut = new ProxyTestScheduler([P1, P2], build: b => b.ConfigureHost("shop.test", h => h.BlockMarkers = ["captcha"]));
+        sut.Behavior = (_, _) => Task.FromResult(FakeHandler.Response(HttpStatusCode.OK, "<p>captcha</p>"));
+
+        var news = await sut.Scheduler.SendAsync(new ScheduledRequest("http://news.test/"));
+        var shop = await sut.Scheduler.SendAsync(new ScheduledRequest("http://shop.test/") { });
+
+        news.Class.Should().Be(ResponseClass.Success);
+        news.Attempts.Should().Be(1);
+        shop.Class.Should().Be(ResponseClass.Blocked);
+        shop.ProxiesTried.Should().BeEquivalentTo([P1.Id, P2.Id], "a block is retried on another proxy, and each proxy is tried once");
+        shop.Attempts.Should().Be(2, "with every proxy blocked, the last answer is returned as it is");
+    }
+
+    [Fact]
+    public async Task RegisteredClassifier_ChosenByNameForAHostPattern()
+    {
+        using var sut = new ProxyTestScheduler([P1], build: b => b.AddResponseClassifier<TeapotClassifier>().ConfigureHost("*.teapot.test", h => h.Classifier = "Teapot"));
+        sut.Behavior = (_, _) => Task.FromResult(FakeHandler.Response((HttpStatusCode)418, "short and stout"));
+
+        (await sut.Scheduler.SendAsync(new ScheduledRequest("http://pot.teapot.test/"))).Class.Should().Be(ResponseClass.Fatal);
+        (await sut.Scheduler.SendAsync(new ScheduledRequest("http://other.test/"))).Class.Should().Be(ResponseClass.Success);
+    }
+
+    [Fact]
+    public void UnknownClassifierName_FailsAtStartNamingTheSetting() =>
+        FluentActions.Invoking(() => new ProxyTestScheduler([P1], build: b => b.ConfigureHost("a.test", h => h.Classifier = "Nope")).Dispose())
+            .Should().Throw<InvalidOperationException>().WithMessage("*Hosts:a.test:Classifier*'Nope'*Default*");
+
+    [Fact]
+    public async Task ProviderChange_NewProxiesJoin_RemovedOnesDrainTheirRequestsAndLeave()
+    {
+        var provider = new ChangingProvider([P1, P2]);
+        using var sut = new ProxyTestScheduler([], build: b => b.AddProxyProvider(provider));
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sut.Behavior = async (id, _) =>
+        {
+            if (id == P1.Id)
+            {
+                await gate.Task;
+            }
+
+            return FakeHandler.Response(HttpStatusCode.OK);
+        };
+        var onP1 = new List<Task<ScheduledResponse>>();
+        for (var i = 0; i < 40 && sut.SentThrough(P1.Id) == 0; i++)
+        {
+            onP1.Add(sut.Scheduler.SendAsync(new ScheduledRequest($"http://a{i}.test/")));
+            await Eventually.TrueAsync(() => sut.Sent.Count == i + 1, "each request is sent");
+        }
+
+        sut.SentThrough(P1.Id).Should().Be(1);
+        provider.Set([P2, P3]);
+
+        sut.Proxy(P1.Id).State.Should().Be(ProxyHealthState.Draining, "it still carries a request");
+        for (var i = 0; i < 40; i++)
+        {
+            (await sut.Scheduler.SendAsync(new ScheduledRequest($"http://b{i}.test/"))).Proxy!.Id.Should().NotBe(P1.Id, "a draining proxy takes no new attempts");
+        }
+
+        sut.SentThrough(P3.Id).Should().BePositive("a new proxy joins at once");
+        gate.SetResult();
+        await Task.WhenAll(onP1).WaitAsync(TimeSpan.FromSeconds(5));
+        sut.Scheduler.GetSnapshot().Proxies.Select(p => p.Id).Should().BeEquivalentTo([P2.Id, P3.Id], "the drained proxy left");
+    }
+
+    [Fact]
+    public async Task ProviderChange_ToAnEmptyList_FailsRequestsInsteadOfSendingThemDirectly()
+    {
+        var provider = new ChangingProvider([P1]);
+        using var sut = new ProxyTestScheduler([], build: b => b.AddProxyProvider(provider));
+        provider.Set([]);
+
+        var failure = await FluentActions.Awaiting(() => sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/"))).Should().ThrowAsync<RequestFailedException>();
+
+        failure.Which.Reason.Should().Be(RequestFailureReason.NoMatchingProxy);
+        failure.Which.Message.Should().Contain("never goes out directly");
+        sut.Direct.Count.Should().Be(0);
+    }
+
+    private sealed class TeapotClassifier : IResponseClassifier
+    {
+        public string Name => "Teapot";
+
+        public ResponseClass Classify(in ResponseClassificationContext context) =>
+            context.StatusCode == (HttpStatusCode)418 ? ResponseClass.Fatal : ResponseClass.Success;
+    }
+
+#pragma warning disable CA1001 // Test double; its token sources live as long as the test.
+    private sealed class ChangingProvider(IReadOnlyList<ProxyEndpoint> initial) : IProxyProvider
+#pragma warning restore CA1001
+    {
+        private IReadOnlyList<ProxyEndpoint> _proxies = initial;
+        private CancellationTokenSource _changed = new();
+
+        public string Name => "test";
+
+        public IReadOnlyList<ProxyEndpoint> GetProxies() => _proxies;
+
+        public IChangeToken GetChangeToken() => new CancellationChangeToken(_changed.Token);
+
+        public void Set(IReadOnlyList<ProxyEndpoint> proxies)
+        {
+            _proxies = proxies;
+            var previous = Interlocked.Exchange(ref _changed, new CancellationTokenSource());
+            previous.Cancel();
+        }
+    }
+}
