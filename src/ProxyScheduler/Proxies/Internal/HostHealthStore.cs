@@ -58,6 +58,17 @@ internal sealed class HostHealthStore
         entry = new Entry();
         _entries.Add(key, entry);
         _order.Enqueue(key);
+        if (_order.Count > 2 * Math.Max(_entries.Count, 64))
+        {
+            // Keys of records removed with their proxy linger in the order queue; drop them once they dominate it.
+            var live = _order.Where(_entries.ContainsKey).ToList();
+            _order.Clear();
+            foreach (var k in live)
+            {
+                _order.Enqueue(k);
+            }
+        }
+
         return entry;
     }
 

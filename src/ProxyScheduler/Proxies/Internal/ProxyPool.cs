@@ -405,6 +405,11 @@ internal sealed class ProxyPool
                 {
                     wakeAt = Math.Min(wakeAt, node.QuarantinedUntil);
                 }
+                else if (_hostHealth.TryGet(node, host.Key, out var blocked) && blocked.BlockedUntil > now)
+                {
+                    // Due for its probe, but not to this host until its block there ends.
+                    wakeAt = Math.Min(wakeAt, blocked.BlockedUntil);
+                }
 
                 continue;
             }
