@@ -293,7 +293,8 @@ public sealed class ProxyPoolTests
 
         var first = await sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/"));
         var second = sut.Scheduler.SendAsync(new ScheduledRequest("http://b.test/"));
-        await Eventually.StaysFalseAsync(() => second.IsCompleted, "the proxy's delay holds the second start");
+        await Eventually.TrueAsync(() => sut.Scheduler.GetSnapshot().Queued == 1, "the proxy's delay holds the second start");
+        second.IsCompleted.Should().BeFalse();
         sut.Time.Advance(TimeSpan.FromSeconds(2));
 
         (await second.WaitAsync(TimeSpan.FromSeconds(5))).StatusCode.Should().Be(HttpStatusCode.OK);
@@ -360,7 +361,7 @@ public sealed class ProxyPoolTests
         await FluentActions.Awaiting(() => sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/"))).Should().ThrowAsync<RequestFailedException>();
 
         var waiting = sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/") { Deadline = TimeSpan.FromSeconds(5) });
-        await Eventually.StaysFalseAsync(() => waiting.IsCompleted, "it waits for a proxy");
+        await Eventually.TrueAsync(() => sut.Scheduler.GetSnapshot().Queued == 1, "it waits for a proxy in its host queue");
         sut.Time.Advance(TimeSpan.FromSeconds(6));
 
         var failure = await FluentActions.Awaiting(() => waiting.WaitAsync(TimeSpan.FromSeconds(5))).Should().ThrowAsync<RequestFailedException>();
@@ -384,7 +385,7 @@ public sealed class ProxyPoolTests
 
             return outcomes;
         });
-        await Eventually.StaysFalseAsync(() => run.IsCompleted, "the batch item waits for a proxy");
+        await Eventually.TrueAsync(() => sut.Scheduler.GetSnapshot().Queued == 1, "the batch item waits for a proxy in its host queue");
         sut.Time.Advance(TimeSpan.FromSeconds(6));
 
         var outcome = (await run.WaitAsync(TimeSpan.FromSeconds(5))).Should().ContainSingle().Subject;
