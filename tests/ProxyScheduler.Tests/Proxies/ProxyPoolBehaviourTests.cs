@@ -4,6 +4,7 @@ using Microsoft.Extensions.Primitives;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Tests.TestSupport;
+using ProxyScheduler.Transport.Internal;
 
 namespace ProxyScheduler.Tests.Proxies;
 
@@ -107,6 +108,9 @@ public sealed class ProxyPoolBehaviourTests
         gate.SetResult();
         await Task.WhenAll(onP1).WaitAsync(TimeSpan.FromSeconds(5));
         sut.Scheduler.GetSnapshot().Proxies.Select(p => p.Id).Should().BeEquivalentTo([P2.Id, P3.Id], "the drained proxy left");
+        var registry = sut.Get<ProxyIdentityRegistry>();
+        registry.Count.Should().Be(2, "the drained proxy's transport identity was retired with it");
+        registry.TryGet(ProxyIdentityRegistry.ClientName(P1), out _).Should().BeFalse("its client name now fails closed");
     }
 
     [Fact]

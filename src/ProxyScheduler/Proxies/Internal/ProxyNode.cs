@@ -57,8 +57,5 @@ internal sealed class ProxyNode
 
     public long Attempts { get; set; }
 
-    /// <summary>Gets or sets the transport's cached invoker for this identity.</summary>
-    public object? TransportEntry { get; set; }
-
     public override string ToString() => Endpoint.ToString();
 }

@@ -632,7 +632,6 @@ internal sealed class ProxyPool
     /// <summary>Retires the transport identity (client name, cached options) of a proxy that takes no more traffic.</summary>
     private void ReleaseTransport(ProxyNode node)
     {
-        node.TransportEntry = null;
         if (!_byId.TryGetValue(node.Endpoint.Id, out var current) || ReferenceEquals(current, node))
         {
             _registry.Unregister(node.Endpoint);

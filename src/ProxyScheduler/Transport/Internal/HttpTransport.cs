@@ -32,32 +32,22 @@ internal sealed class HttpTransport
         return entry.Invoker.SendAsync(request, cancellationToken);
     }
 
-    /// <summary>Sends one attempt through the proxy identity's own handler (see <see cref="ProxyClientOptionsSetup"/>).</summary>
+    /// <summary>
+    /// Sends one attempt through <paramref name="proxy"/>'s own client (see <see cref="ProxyClientOptionsSetup"/>), or
+    /// directly when it is <see langword="null"/>.
+    /// </summary>
+    public Task<HttpResponseMessage> SendAsync(ProxyNode? proxy, HttpRequestMessage request, CancellationToken cancellationToken) =>
+        proxy is null ? SendDirectAsync(request, cancellationToken) : SendViaProxyAsync(proxy.ClientName, request, cancellationToken);
+
+    /// <summary>
+    /// Sends one attempt through the named proxy client. Nothing keeps the handler between attempts, so the factory
+    /// rotates it after its lifetime and disposes it once an idle proxy no longer uses it: with many proxies, only
+    /// those in use hold a connection pool.
+    /// </summary>
     public Task<HttpResponseMessage> SendViaProxyAsync(string clientName, HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var invoker = new HttpMessageInvoker(_handlerFactory.CreateHandler(clientName), disposeHandler: false);
         return invoker.SendAsync(request, cancellationToken);
-    }
-
-    /// <summary>
-    /// Sends one attempt through <paramref name="proxy"/>'s own client, or directly when it is <see langword="null"/>.
-    /// The invoker of each identity is cached on its pool node while the factory returns the same handler chain.
-    /// </summary>
-    public Task<HttpResponseMessage> SendAsync(ProxyNode? proxy, HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        if (proxy is null)
-        {
-            return SendDirectAsync(request, cancellationToken);
-        }
-
-        var handler = _handlerFactory.CreateHandler(proxy.ClientName);
-        if (proxy.TransportEntry is not Entry entry || !ReferenceEquals(entry.Handler, handler))
-        {
-            entry = new Entry(handler);
-            proxy.TransportEntry = entry;
-        }
-
-        return entry.Invoker.SendAsync(request, cancellationToken);
     }
 
     private sealed class Entry(HttpMessageHandler handler)
