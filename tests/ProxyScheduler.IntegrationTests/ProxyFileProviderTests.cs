@@ -19,20 +19,6 @@ public sealed class ProxyFileProviderTests : IDisposable
         File.Move(temporary, ListPath, overwrite: true);
     }
 
-    private static async Task WaitForAsync(Func<bool> condition, string because)
-    {
-        var deadline = Environment.TickCount64 + 10_000;
-        while (!condition())
-        {
-            if (Environment.TickCount64 > deadline)
-            {
-                throw new TimeoutException(because);
-            }
-
-            await Task.Delay(10);
-        }
-    }
-
     [Fact]
     public async Task ProxyFile_ChangesAreApplied_AndABadVersionKeepsThePreviousList()
     {
@@ -46,11 +32,11 @@ public sealed class ProxyFileProviderTests : IDisposable
         sut.GetSnapshot().Proxies.Should().HaveCount(2);
 
         Replace("10.0.0.2:8080:u:secretpw", "10.0.0.3:8080", "socks5://10.0.0.4:1080");
-        await WaitForAsync(() => sut.GetSnapshot().Proxies.Count == 3, "the new list is applied: one added twice over, one removed");
+        await Eventually.TrueAsync(() => sut.GetSnapshot().Proxies.Count == 3, "the new list is applied: one added twice over, one removed");
         sut.GetSnapshot().Proxies.Select(p => p.Address).Should().NotContain(a => a.Contains("10.0.0.1", StringComparison.Ordinal), "a proxy no longer listed leaves");
 
         Replace("10.0.0.3:8080", "not a proxy at all");
-        await WaitForAsync(() => logs.Lines.Any(l => l.Contains("ProxyListRejected", StringComparison.Ordinal)), "the bad version is rejected and logged");
+        await Eventually.TrueAsync(() => logs.Lines.Any(l => l.Contains("ProxyListRejected", StringComparison.Ordinal)), "the bad version is rejected and logged");
         sut.GetSnapshot().Proxies.Should().HaveCount(3, "a list that fails to parse is rejected whole");
         logs.Lines.Single(l => l.Contains("ProxyListRejected", StringComparison.Ordinal)).Should().Contain("Line 2").And.NotContain("secretpw");
     }

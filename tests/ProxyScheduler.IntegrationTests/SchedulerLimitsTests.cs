@@ -66,7 +66,7 @@ public sealed class SchedulerLimitsTests(TargetServerFixture fixture) : IClassFi
 
         using var cancelSlow = new CancellationTokenSource();
         var slowTasks = Enumerable.Range(0, 200).Select(i => sut.SendAsync(new ScheduledRequest(new Uri(slow, $"?slow={i}")), cancelSlow.Token)).ToList();
-        await WaitUntilAsync(() => sut.GetSnapshot().Hosts.Any(h => h.Host.EndsWith($":{slow.Port}", StringComparison.Ordinal) && h.Queued == 199), "199 slow requests queued");
+        await Eventually.TrueAsync(() => sut.GetSnapshot().Hosts.Any(h => h.Host.EndsWith($":{slow.Port}", StringComparison.Ordinal) && h.Queued == 199), "199 slow requests queued");
 
         var fastTasks = Enumerable.Range(0, 500).Select(i => sut.SendAsync(new ScheduledRequest(new Uri(fast[i % fast.Count], $"?fast={i}")))).ToList();
         var fastResponses = await Task.WhenAll(fastTasks).WaitAsync(TimeSpan.FromSeconds(60));
@@ -80,7 +80,7 @@ public sealed class SchedulerLimitsTests(TargetServerFixture fixture) : IClassFi
         await cancelSlow.CancelAsync();
         var ended = await Task.WhenAll(slowTasks.Select(t => t.ContinueWith(x => x.Status, TaskScheduler.Default))).WaitAsync(TimeSpan.FromSeconds(10));
         ended.Count(s => s == TaskStatus.Canceled).Should().BeGreaterThanOrEqualTo(197);
-        await WaitUntilAsync(() => sut.GetSnapshot().Pending == 0, "every slow request ended and freed its slot");
+        await Eventually.TrueAsync(() => sut.GetSnapshot().Pending == 0, "every slow request ended and freed its slot");
         Server.SetLatency(slow, 0, 0);
     }
 
@@ -134,19 +134,5 @@ public sealed class SchedulerLimitsTests(TargetServerFixture fixture) : IClassFi
 
         failure.Which.Reason.Should().Be(RequestFailureReason.TransportError);
         failure.Which.Attempts.Should().Be(3);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string because)
-    {
-        var deadline = Environment.TickCount64 + 15_000;
-        while (!condition())
-        {
-            if (Environment.TickCount64 > deadline)
-            {
-                throw new TimeoutException(because);
-            }
-
-            await Task.Delay(5);
-        }
     }
 }

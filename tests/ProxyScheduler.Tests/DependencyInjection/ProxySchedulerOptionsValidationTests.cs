@@ -33,6 +33,37 @@ public sealed class ProxySchedulerOptionsValidationTests
     }
 
     [Fact]
+    public void AddProxyScheduler_InvalidProxySettings_ReportsEveryErrorNamedAndRedacted()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ProxyScheduler:Proxies:0"] = "http://user:hunter2@10.0.0.1:8080",
+            ["ProxyScheduler:Proxies:1"] = "http://user:hunter2@10.0.0.1:99999",
+            ["ProxyScheduler:ProxyPool:Selector"] = " ",
+            ["ProxyScheduler:ProxyPool:QuarantineBaseDelay"] = "00:10:00",
+            ["ProxyScheduler:ProxyPool:QuarantineMaxDelay"] = "00:01:00",
+            ["ProxyScheduler:ProxyPool:MaxGroupShare"] = "0",
+            ["ProxyScheduler:ProxyPool:MaxConcurrencyPerProxy"] = "0",
+            ["ProxyScheduler:Classification:BlockStatusCodes:0"] = "42",
+            ["ProxyScheduler:Retry:MaxProxyRetries"] = "-1",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddProxyScheduler(configuration.GetSection("ProxyScheduler"));
+
+        var failures = ResolveAndCatch(services).Failures.ToList();
+
+        failures.Should().Contain(f => f.StartsWith("ProxyScheduler:Proxies:1 is not a valid proxy", StringComparison.Ordinal));
+        failures.Should().Contain(f => f.StartsWith("ProxyScheduler:ProxyPool:Selector must name a proxy selector", StringComparison.Ordinal));
+        failures.Should().Contain("ProxyScheduler:ProxyPool:QuarantineMaxDelay (00:01:00) must be at least ProxyScheduler:ProxyPool:QuarantineBaseDelay (00:10:00).");
+        failures.Should().Contain("ProxyScheduler:ProxyPool:MaxGroupShare must be between 0.01 and 1; it was 0.");
+        failures.Should().Contain("ProxyScheduler:ProxyPool:MaxConcurrencyPerProxy must be between 1 and 100000; it was 0.");
+        failures.Should().Contain("ProxyScheduler:Classification:BlockStatusCodes must be between 100 and 599; it was 42.");
+        failures.Should().Contain("ProxyScheduler:Retry:MaxProxyRetries must be between 0 and 100; it was -1.");
+        failures.Should().HaveCount(7);
+        string.Join('\n', failures).Should().NotContain("hunter2", "a proxy's password never appears in a validation message");
+    }
+
+    [Fact]
     public void AddProxyScheduler_InvalidConfiguration_ReportsEveryErrorWithKeyAndValue()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Primitives;
 using ProxyScheduler.Classification;
@@ -125,6 +126,26 @@ public sealed class ProxyPoolBehaviourTests
         failure.Which.Reason.Should().Be(RequestFailureReason.NoMatchingProxy);
         failure.Which.Message.Should().Contain("never goes out directly");
         sut.Direct.Count.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task ConfigurationReload_ChangesThePool()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ProxyScheduler:Proxies:0"] = "10.0.1.1:8080",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddProxyScheduler(configuration.GetSection("ProxyScheduler"));
+        await using var provider = services.BuildServiceProvider();
+        var sut = provider.GetRequiredService<IRequestScheduler>();
+        sut.GetSnapshot().Proxies.Should().ContainSingle().Which.Id.Should().Be(P1.Id);
+
+        configuration["ProxyScheduler:Proxies:1"] = "10.0.2.1:8080";
+        configuration.Reload();
+
+        await Eventually.TrueAsync(() => sut.GetSnapshot().Proxies.Count == 2, "the reloaded list is applied");
+        sut.GetSnapshot().Proxies.Select(p => p.Id).Should().BeEquivalentTo([P1.Id, P2.Id]);
     }
 
     private sealed class TeapotClassifier : IResponseClassifier

@@ -8,7 +8,7 @@ internal sealed class ConfigurationProxyProvider : IProxyProvider, IDisposable
 {
     private readonly IOptionsMonitor<ProxySchedulerOptions> _options;
     private readonly IDisposable? _subscription;
-    private CancellationTokenSource _changed = new();
+    private readonly ChangeSignal _changed = new();
 
     public ConfigurationProxyProvider(IOptionsMonitor<ProxySchedulerOptions> options)
     {
@@ -17,9 +17,7 @@ internal sealed class ConfigurationProxyProvider : IProxyProvider, IDisposable
         {
             if (string.IsNullOrEmpty(name))
             {
-                var previous = Interlocked.Exchange(ref _changed, new CancellationTokenSource());
-                previous.Cancel();
-                previous.Dispose();
+                _changed.Fire();
             }
         });
     }
@@ -28,7 +26,7 @@ internal sealed class ConfigurationProxyProvider : IProxyProvider, IDisposable
 
     public IReadOnlyList<ProxyEndpoint> GetProxies() => ProxyEndpoint.ParseList(_options.CurrentValue.Proxies);
 
-    public IChangeToken GetChangeToken() => new CancellationChangeToken(Volatile.Read(ref _changed).Token);
+    public IChangeToken GetChangeToken() => _changed.GetToken();
 
     public void Dispose()
     {

@@ -11,7 +11,7 @@ internal sealed class FileProxyProvider : IProxyProvider, IDisposable
 {
     private readonly string _path;
     private readonly FileSystemWatcher? _watcher;
-    private CancellationTokenSource _changed = new();
+    private readonly ChangeSignal _changed = new();
 
     public FileProxyProvider(string path)
     {
@@ -24,10 +24,10 @@ internal sealed class FileProxyProvider : IProxyProvider, IDisposable
             {
                 NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.CreationTime,
             };
-            _watcher.Changed += (_, _) => Signal();
-            _watcher.Created += (_, _) => Signal();
-            _watcher.Renamed += (_, _) => Signal();
-            _watcher.Deleted += (_, _) => Signal();
+            _watcher.Changed += (_, _) => _changed.Fire();
+            _watcher.Created += (_, _) => _changed.Fire();
+            _watcher.Renamed += (_, _) => _changed.Fire();
+            _watcher.Deleted += (_, _) => _changed.Fire();
             _watcher.EnableRaisingEvents = true;
         }
     }
@@ -51,18 +51,11 @@ internal sealed class FileProxyProvider : IProxyProvider, IDisposable
         }
     }
 
-    public IChangeToken GetChangeToken() => new CancellationChangeToken(Volatile.Read(ref _changed).Token);
+    public IChangeToken GetChangeToken() => _changed.GetToken();
 
     public void Dispose()
     {
         _watcher?.Dispose();
         _changed.Dispose();
-    }
-
-    private void Signal()
-    {
-        var previous = Interlocked.Exchange(ref _changed, new CancellationTokenSource());
-        previous.Cancel();
-        previous.Dispose();
     }
 }

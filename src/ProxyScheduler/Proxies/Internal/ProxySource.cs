@@ -61,7 +61,7 @@ internal sealed class ProxySource : IDisposable
             {
                 _lastGood[index] = provider.GetProxies();
             }
-            catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException or Microsoft.Extensions.Options.OptionsValidationException)
             {
                 Log.ProxyListRejected(_logger, provider.Name, ex.Message);
                 return;
