@@ -129,6 +129,46 @@ public sealed class ProxyPoolBehaviourTests
     }
 
     [Fact]
+    public async Task LatencyPerHost_SteersSelectionForThatHostOnly()
+    {
+        var fast = new ProxyEndpoint(ProxyScheme.Http, "10.0.1.1", 8080) { Tags = new Dictionary<string, string> { ["name"] = "fast" } };
+        var slow = new ProxyEndpoint(ProxyScheme.Http, "10.0.2.1", 8080) { Tags = new Dictionary<string, string> { ["name"] = "slow" } };
+        using var sut = new ProxyTestScheduler([fast, slow]);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sut.Behavior = async (id, request) =>
+        {
+            if (id == slow.Id && request.RequestUri!.Host == "far.test")
+            {
+                await gate.Task;
+            }
+
+            return FakeHandler.Response(HttpStatusCode.OK);
+        };
+
+        // Teach the pool: "slow" takes 3 s (fake time) to reach far.test, and no time at all to reach near.test.
+        var teach = sut.Scheduler.SendAsync(new ScheduledRequest("http://far.test/") { Proxy = ProxyRequirement.WithTag("name", "slow") });
+        await Eventually.TrueAsync(() => sut.SentThrough(slow.Id) == 1, "the lesson is in flight");
+        sut.Time.Advance(TimeSpan.FromSeconds(3));
+        gate.SetResult();
+        await teach.WaitAsync(TimeSpan.FromSeconds(5));
+        await sut.Scheduler.SendAsync(new ScheduledRequest("http://near.test/") { Proxy = ProxyRequirement.WithTag("name", "slow") });
+        await sut.Scheduler.SendAsync(new ScheduledRequest("http://near.test/") { Proxy = ProxyRequirement.WithTag("name", "fast") });
+        var taught = sut.Sent.Count;
+
+        for (var i = 0; i < 40; i++)
+        {
+            await sut.Scheduler.SendAsync(new ScheduledRequest("http://far.test/"));
+            await sut.Scheduler.SendAsync(new ScheduledRequest("http://near.test/"));
+        }
+
+        var after = sut.Sent.Skip(taught).ToList();
+        after.Count(s => s.ProxyId == slow.Id && s.Uri.Host == "far.test").Should().BeLessThanOrEqualTo(4,
+            "the selector prefers the proxy that reaches far.test fast");
+        after.Count(s => s.ProxyId == slow.Id && s.Uri.Host == "near.test").Should().BeGreaterThan(5,
+            "the slow proxy is as fast as the other to near.test, and its slowness to far.test does not count there");
+    }
+
+    [Fact]
     public async Task ConfigurationReload_ChangesThePool()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>

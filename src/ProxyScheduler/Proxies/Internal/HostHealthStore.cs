@@ -3,15 +3,19 @@ using ProxyScheduler.Scheduling.Internal;
 namespace ProxyScheduler.Proxies.Internal;
 
 /// <summary>
-/// Health of (proxy, host) pairs: a decaying success average and the host's block of the proxy. Only pairs with something
-/// to remember get a record (a failure or a block; a clean success needs none). Bounded: past the cap the oldest record
-/// that was not used since it was last checked is forgotten (second chance). Guarded by the dispatcher's lock.
+/// Health of (proxy, host) pairs: a decaying success average, a latency average and the host's block of the proxy.
+/// Bounded: past the cap the oldest record that was not used since it was last checked is forgotten (second chance).
+/// The last record looked up is remembered, since a dispatch asks about the same pair several times in a row.
+/// Guarded by the dispatcher's lock.
 /// </summary>
 internal sealed class HostHealthStore
 {
     private readonly Dictionary<(ProxyNode, HostKey), Entry> _entries = [];
     private readonly Queue<(ProxyNode, HostKey)> _order = new();
     private readonly int _capacity;
+    private ProxyNode? _lastNode;
+    private HostKey _lastHost;
+    private Entry? _lastEntry;
 
     public HostHealthStore(int capacity) => _capacity = capacity;
 
@@ -25,9 +29,17 @@ internal sealed class HostHealthStore
             return false;
         }
 
+        if (ReferenceEquals(node, _lastNode) && _lastHost.Equals(host))
+        {
+            entry = _lastEntry!;
+            entry.Used = true;
+            return true;
+        }
+
         if (_entries.TryGetValue((node, host), out entry!))
         {
             entry.Used = true;
+            Remember(node, host, entry);
             return true;
         }
 
@@ -36,12 +48,12 @@ internal sealed class HostHealthStore
 
     public Entry GetOrAdd(ProxyNode node, in HostKey host)
     {
-        var key = (node, host);
-        if (_entries.TryGetValue(key, out var entry))
+        if (TryGet(node, host, out var entry))
         {
-            entry.Used = true;
             return entry;
         }
+
+        var key = (node, host);
 
         while (_entries.Count >= _capacity && _order.TryDequeue(out var oldest))
         {
@@ -53,11 +65,13 @@ internal sealed class HostHealthStore
             }
 
             _entries.Remove(oldest);
+            Forget();
         }
 
         entry = new Entry();
         _entries.Add(key, entry);
         _order.Enqueue(key);
+        Remember(node, host, entry);
         if (_order.Count > 2 * Math.Max(_entries.Count, 64))
         {
             // Keys of records removed with their proxy linger in the order queue; drop them once they dominate it.
@@ -84,6 +98,21 @@ internal sealed class HostHealthStore
         {
             _entries.Remove(key);
         }
+
+        Forget();
+    }
+
+    private void Remember(ProxyNode node, in HostKey host, Entry entry)
+    {
+        _lastNode = node;
+        _lastHost = host;
+        _lastEntry = entry;
+    }
+
+    private void Forget()
+    {
+        _lastNode = null;
+        _lastEntry = null;
     }
 
     internal sealed class Entry
@@ -91,6 +120,12 @@ internal sealed class HostHealthStore
         public double Success { get; set; } = 1.0;
 
         public long LastSample { get; set; }
+
+        /// <summary>Gets or sets the decaying average latency of successful attempts through the proxy to the host, in timestamp ticks.</summary>
+        public double LatencyTicks { get; set; }
+
+        /// <summary>Gets or sets a value indicating whether <see cref="LatencyTicks"/> holds at least one sample.</summary>
+        public bool HasLatency { get; set; }
 
         public int Blocks { get; set; }
 

@@ -132,13 +132,23 @@ internal sealed class ProxyPool
     /// </summary>
     public double Score(ProxyNode node, HostState host, long now)
     {
-        var score = Faded(node.Success, node.LastSample, now) / (1.0 + (node.LatencyTicks / _ticksPerMs / 1000.0));
-        if (_hostHealth.TryGet(node, host.Key, out var entry) && !(entry.BlockedUntil != 0 && entry.BlockedUntil <= now))
+        var success = Faded(node.Success, node.LastSample, now);
+        var latency = node.LatencyTicks;
+        if (_hostHealth.TryGet(node, host.Key, out var entry))
         {
-            score *= Faded(entry.Success, entry.LastSample, now);
+            if (!(entry.BlockedUntil != 0 && entry.BlockedUntil <= now))
+            {
+                success *= Faded(entry.Success, entry.LastSample, now);
+            }
+
+            if (entry.HasLatency)
+            {
+                // How fast this proxy reaches this host says more than how fast it is overall.
+                latency = entry.LatencyTicks;
+            }
         }
 
-        return score;
+        return success / (1.0 + (latency / _ticksPerMs / 1000.0));
     }
 
     private double Faded(double success, long lastSample, long now) =>
@@ -223,16 +233,16 @@ internal sealed class ProxyPool
                 node.ConsecutiveFailures = 0;
                 if (outcome == ResponseClass.Success)
                 {
-                    node.LatencyTicks = node.LatencyTicks == 0 ? latencyTicks : (node.LatencyTicks * (1 - Alpha)) + (latencyTicks * Alpha);
-                    if (_hostHealth.TryGet(node, host.Key, out var entry))
-                    {
-                        DecayEntry(entry, now);
+                    node.LatencyTicks = Average(node.LatencyTicks, latencyTicks);
+                    var entry = _hostHealth.GetOrAdd(node, host.Key);
+                    DecayEntry(entry, now);
 
-                        // A success after a block ended proves the block lifted: the pair starts afresh.
-                        entry.Success = entry.Blocks > 0 ? 1.0 : (entry.Success * (1 - Alpha)) + Alpha;
-                        entry.Blocks = 0;
-                        entry.BlockedUntil = 0;
-                    }
+                    // A success after a block ended proves the block lifted: the pair starts afresh.
+                    entry.Success = entry.Blocks > 0 ? 1.0 : (entry.Success * (1 - Alpha)) + Alpha;
+                    entry.Blocks = 0;
+                    entry.BlockedUntil = 0;
+                    entry.LatencyTicks = entry.HasLatency ? Average(entry.LatencyTicks, latencyTicks) : latencyTicks;
+                    entry.HasLatency = true;
                 }
                 else if (outcome == ResponseClass.Blocked)
                 {
@@ -745,6 +755,8 @@ internal sealed class ProxyPool
 
         entry.LastSample = now;
     }
+
+    private static double Average(double average, long sample) => average == 0 ? sample : (average * (1 - Alpha)) + (sample * Alpha);
 
     private static TimeSpan Backoff(TimeSpan baseDelay, TimeSpan maxDelay, int count)
     {
