@@ -32,6 +32,7 @@ internal sealed class ProxyPool
     private readonly List<ProxyNode> _dueProbes = [];
     private readonly double _halfLifeTicks;
     private readonly double _ticksPerMs;
+    private readonly long _latencyFloorTicks;
     private ProxyNode[] _nodes = [];
     private int _version;
     private int _activeCount;
@@ -49,6 +50,7 @@ internal sealed class ProxyPool
         _hostHealth = new HostHealthStore(options.MaxHostHealthEntries);
         _halfLifeTicks = ToTicks(options.HealthHalfLife);
         _ticksPerMs = time.TimestampFrequency / 1000.0;
+        _latencyFloorTicks = (long)(_ticksPerMs * 10);
     }
 
     /// <summary>Gets the number of proxies listed (retired ones included, drained ones not).</summary>
@@ -233,16 +235,7 @@ internal sealed class ProxyPool
                 node.ConsecutiveFailures = 0;
                 if (outcome == ResponseClass.Success)
                 {
-                    node.LatencyTicks = Average(node.LatencyTicks, latencyTicks);
-                    var entry = _hostHealth.GetOrAdd(node, host.Key);
-                    DecayEntry(entry, now);
-
-                    // A success after a block ended proves the block lifted: the pair starts afresh.
-                    entry.Success = entry.Blocks > 0 ? 1.0 : (entry.Success * (1 - Alpha)) + Alpha;
-                    entry.Blocks = 0;
-                    entry.BlockedUntil = 0;
-                    entry.LatencyTicks = entry.HasLatency ? Average(entry.LatencyTicks, latencyTicks) : latencyTicks;
-                    entry.HasLatency = true;
+                    LearnSuccess(node, host.Key, latencyTicks, now);
                 }
                 else if (outcome == ResponseClass.Blocked)
                 {
@@ -269,6 +262,35 @@ internal sealed class ProxyPool
                 ReleaseTransport(node);
             }
         }
+    }
+
+    /// <summary>
+    /// Learns from a success: the proxy's latency, and the (proxy, host) pair's success and latency. A pair gets its own
+    /// record only when it has something to say (a failure or block before, the proxy's first latency, or a latency far
+    /// from the proxy's overall one: more than twice or less than half of it, beyond 10 ms), so the common pair costs no
+    /// memory and no allocation. A pair without a record is scored with the proxy's overall latency.
+    /// </summary>
+    private void LearnSuccess(ProxyNode node, in HostKey host, long latencyTicks, long now)
+    {
+        var known = _hostHealth.TryGet(node, host, out var entry);
+        var average = node.LatencyTicks;
+        var deviates = !known
+            && (average == 0 || latencyTicks > (2 * average) + _latencyFloorTicks || (2.0 * latencyTicks) + _latencyFloorTicks < average);
+        node.LatencyTicks = Average(node.LatencyTicks, latencyTicks);
+        if (!known && !deviates)
+        {
+            return;
+        }
+
+        entry ??= _hostHealth.GetOrAdd(node, host);
+        DecayEntry(entry, now);
+
+        // A success after a block ended proves the block lifted: the pair starts afresh.
+        entry.Success = entry.Blocks > 0 ? 1.0 : (entry.Success * (1 - Alpha)) + Alpha;
+        entry.Blocks = 0;
+        entry.BlockedUntil = 0;
+        entry.LatencyTicks = entry.HasLatency ? Average(entry.LatencyTicks, latencyTicks) : latencyTicks;
+        entry.HasLatency = true;
     }
 
     /// <summary>
