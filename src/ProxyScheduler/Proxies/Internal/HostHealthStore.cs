@@ -23,7 +23,7 @@ internal sealed class HostHealthStore
 
     public bool TryGet(ProxyNode node, in HostKey host, out Entry entry)
     {
-        if (_entries.Count == 0)
+        if (node.HostRecords == 0)
         {
             entry = null!;
             return false;
@@ -64,12 +64,17 @@ internal sealed class HostHealthStore
                 continue;
             }
 
-            _entries.Remove(oldest);
+            if (_entries.Remove(oldest))
+            {
+                oldest.Item1.HostRecords--;
+            }
+
             Forget();
         }
 
         entry = new Entry();
         _entries.Add(key, entry);
+        node.HostRecords++;
         _order.Enqueue(key);
         Remember(node, host, entry);
         if (_order.Count > 2 * Math.Max(_entries.Count, 64))
@@ -89,7 +94,7 @@ internal sealed class HostHealthStore
     /// <summary>Forgets every record of a proxy that left the pool.</summary>
     public void RemoveAll(ProxyNode node)
     {
-        if (_entries.Count == 0)
+        if (node.HostRecords == 0)
         {
             return;
         }
@@ -98,6 +103,8 @@ internal sealed class HostHealthStore
         {
             _entries.Remove(key);
         }
+
+        node.HostRecords = 0;
 
         Forget();
     }

@@ -57,5 +57,11 @@ internal sealed class ProxyNode
 
     public long Attempts { get; set; }
 
+    /// <summary>Gets or sets how many (proxy, host) health records this proxy has; lookups are skipped while it has none.</summary>
+    public int HostRecords { get; set; }
+
+    /// <summary>Gets or sets the number of latency samples taken (capped), to tell a first sample from the rest.</summary>
+    public int LatencySamples { get; set; }
+
     public override string ToString() => Endpoint.ToString();
 }

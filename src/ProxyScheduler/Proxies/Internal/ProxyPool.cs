@@ -266,17 +266,18 @@ internal sealed class ProxyPool
 
     /// <summary>
     /// Learns from a success: the proxy's latency, and the (proxy, host) pair's success and latency. A pair gets its own
-    /// record only when it has something to say (a failure or block before, the proxy's first latency, or a latency far
-    /// from the proxy's overall one: more than twice or less than half of it, beyond 10 ms), so the common pair costs no
-    /// memory and no allocation. A pair without a record is scored with the proxy's overall latency.
+    /// record only when it has something to say (a failure or block before, or a latency far from the proxy's overall one:
+    /// more than twice or less than half of it, beyond 10 ms), so the common pair costs no memory and no allocation. A
+    /// pair without a record is scored with the proxy's overall latency.
     /// </summary>
     private void LearnSuccess(ProxyNode node, in HostKey host, long latencyTicks, long now)
     {
         var known = _hostHealth.TryGet(node, host, out var entry);
         var average = node.LatencyTicks;
-        var deviates = !known
-            && (average == 0 || latencyTicks > (2 * average) + _latencyFloorTicks || (2.0 * latencyTicks) + _latencyFloorTicks < average);
-        node.LatencyTicks = Average(node.LatencyTicks, latencyTicks);
+        var deviates = !known && node.LatencySamples > 0
+            && (latencyTicks > (2 * average) + _latencyFloorTicks || (2.0 * latencyTicks) + _latencyFloorTicks < average);
+        node.LatencyTicks = node.LatencySamples == 0 ? latencyTicks : Average(average, latencyTicks);
+        node.LatencySamples = Math.Min(node.LatencySamples + 1, int.MaxValue - 1);
         if (!known && !deviates)
         {
             return;
@@ -778,7 +779,7 @@ internal sealed class ProxyPool
         entry.LastSample = now;
     }
 
-    private static double Average(double average, long sample) => average == 0 ? sample : (average * (1 - Alpha)) + (sample * Alpha);
+    private static double Average(double average, long sample) => (average * (1 - Alpha)) + (sample * Alpha);
 
     private static TimeSpan Backoff(TimeSpan baseDelay, TimeSpan maxDelay, int count)
     {
