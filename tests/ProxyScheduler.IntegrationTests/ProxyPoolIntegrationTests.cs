@@ -13,14 +13,17 @@ namespace ProxyScheduler.IntegrationTests;
 /// credentials), each binding its outgoing connections to its own loopback address, so the Kestrel target's
 /// <c>/whoami</c> tells which proxy a request came through (127.0.0.1 would mean it went out directly).
 /// </summary>
-public sealed class ProxyPoolIntegrationTests(TargetServerFixture fixture) : IClassFixture<TargetServerFixture>, IAsyncDisposable
+public sealed class ProxyPoolIntegrationTests(TargetServerFixture fixture) : IClassFixture<TargetServerFixture>, IAsyncLifetime
 {
     private readonly List<IAsyncDisposable> _servers = [];
     private ServiceProvider? _provider;
 
     private TargetServer Server => fixture.Server;
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>Stops every server the test started (by process id), also when the test failed.</summary>
+    public async Task DisposeAsync()
     {
         if (_provider is not null)
         {
