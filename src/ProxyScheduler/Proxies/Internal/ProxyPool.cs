@@ -58,6 +58,9 @@ internal sealed class ProxyPool
 
     public bool InOutage => _outage;
 
+    /// <summary>Finds a listed proxy by its id.</summary>
+    public ProxyNode? Find(string id) => _byId.GetValueOrDefault(id);
+
     /// <summary>Gets a value indicating whether requests fail at once when every proxy able to serve them is quarantined.</summary>
     public bool FailFast => _options.WhenUnavailable == ProxyUnavailableBehavior.FailFast;
 

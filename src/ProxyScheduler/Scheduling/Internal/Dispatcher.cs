@@ -385,7 +385,7 @@ internal sealed class Dispatcher : IDisposable
             var waiter = _lookahead[i]!;
             if (waiter.DeadlineAt != 0 && now >= waiter.DeadlineAt)
             {
-                FailLocked(waiter, new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request did not get a proxy within its deadline."));
+                FailLocked(waiter, new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited in its host queue (for the host's turn or for a proxy)."));
                 continue;
             }
 
