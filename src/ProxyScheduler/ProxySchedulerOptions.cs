@@ -78,6 +78,9 @@ public sealed class ProxySchedulerOptions
     /// <summary>Gets or sets the options of the proxy pool.</summary>
     public Proxies.ProxyPoolOptions ProxyPool { get; set; } = new();
 
+    /// <summary>Gets or sets the options of sticky sessions.</summary>
+    public Proxies.Sessions.SessionOptions Sessions { get; set; } = new();
+
     /// <summary>Gets or sets the options of response classification.</summary>
     public Classification.ClassificationOptions Classification { get; set; } = new();
 }

@@ -38,4 +38,7 @@ public enum RequestFailureReason
 
     /// <summary>The last attempt failed at the proxy (refused, tunnel failure, 407, 502), and no proxy retry was left.</summary>
     ProxyFailure,
+
+    /// <summary>The request's session lost its proxy (failed, blocked, gone) and <see cref="Proxies.Sessions.SessionOptions.WhenBindingLost"/> is <see cref="Proxies.Sessions.SessionBindingPolicy.Fail"/>.</summary>
+    SessionLost,
 }

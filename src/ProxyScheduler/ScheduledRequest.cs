@@ -18,6 +18,7 @@ public sealed class ScheduledRequest
     private readonly TimeSpan? _deadline;
     private readonly TimeSpan? _attemptTimeout;
     private readonly HttpMethod _method = HttpMethod.Get;
+    private readonly string? _sessionKey;
 
     /// <summary>Initializes a new instance of the <see cref="ScheduledRequest"/> class.</summary>
     /// <param name="requestUri">The absolute <c>http</c> or <c>https</c> URI to request.</param>
@@ -118,6 +119,22 @@ public sealed class ScheduledRequest
     /// <value>The default value is <see langword="null"/>.</value>
     public Proxies.ProxyRequirement? Proxy { get; init; }
 
+    /// <summary>
+    /// Gets the session the request belongs to: with <see cref="Proxies.Sessions.ProxyRotation.Sticky"/> rotation (the
+    /// default), all requests of one key use one proxy identity until the binding ends. The key is never logged.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: no session.</value>
+    /// <exception cref="ArgumentException">The key is empty, longer than 256 characters, or contains control characters.</exception>
+    public string? SessionKey
+    {
+        get => _sessionKey;
+        init => _sessionKey = CheckSessionKey(value, nameof(SessionKey));
+    }
+
+    /// <summary>Gets how the request's proxy identity rotates; <see langword="null"/> for <see cref="Proxies.Sessions.SessionOptions.DefaultRotation"/>.</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Proxies.Sessions.ProxyRotation? Rotation { get; init; }
+
     /// <summary>Gets caller state carried with the request and returned with its outcome; never read by the scheduler.</summary>
     public object? State { get; init; }
 
@@ -129,6 +146,32 @@ public sealed class ScheduledRequest
     /// <summary>Returns the method and the URI with any user information and query removed.</summary>
     /// <returns>A redacted description of the request.</returns>
     public override string ToString() => $"{Method} {UriRedactor.Redact(RequestUri)}";
+
+    private static string? CheckSessionKey(string? key, string name)
+    {
+        if (key is null)
+        {
+            return null;
+        }
+
+        // The message never repeats the key: it is the caller's secret.
+        if (key.Length == 0 || string.IsNullOrWhiteSpace(key))
+        {
+            throw new ArgumentException("SessionKey must not be empty or white space.", name);
+        }
+
+        if (key.Length > Proxies.Sessions.Internal.SessionDefaults.MaxKeyLength)
+        {
+            throw new ArgumentException($"SessionKey must be at most {Proxies.Sessions.Internal.SessionDefaults.MaxKeyLength} characters; it has {key.Length}.", name);
+        }
+
+        if (key.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || key.Contains('\u007f', StringComparison.Ordinal))
+        {
+            throw new ArgumentException("SessionKey must not contain control characters.", name);
+        }
+
+        return key;
+    }
 
     private static TimeSpan? PositiveOrNull(TimeSpan? value, string name) =>
         value is { } v && v <= TimeSpan.Zero ? throw new ArgumentOutOfRangeException(name, v, $"{name} must be positive.") : value;

@@ -88,6 +88,9 @@ public sealed class ScheduledResponse
     /// <summary>Gets the opaque ids of the proxies the request's attempts went through, in order (empty for direct requests).</summary>
     public IReadOnlyList<string> ProxiesTried { get; init; } = [];
 
+    /// <summary>Gets a value indicating whether the request's session moved to another proxy identity while the request ran (its proxy failed, was blocked, or its binding expired).</summary>
+    public bool SessionRebound { get; init; }
+
     /// <summary>Gets what the classifier made of this response (a final 403 is <see cref="Classification.ResponseClass.Blocked"/>, for example).</summary>
     public Classification.ResponseClass Class { get; init; }
 

@@ -10,6 +10,8 @@ using ProxyScheduler.Classification;
 using ProxyScheduler.DependencyInjection.Internal;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
+using ProxyScheduler.Proxies.Sessions;
+using ProxyScheduler.Proxies.Sessions.Internal;
 using ProxyScheduler.Scheduling.Internal;
 using ProxyScheduler.Transport.Internal;
 
@@ -82,6 +84,7 @@ public static class ProxySchedulerServiceCollectionExtensions
             .RemoveAllLoggers();
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyProvider, ConfigurationProxyProvider>());
+        services.TryAddSingleton<ISessionStore>(static sp => new InMemorySessionStore(sp.GetRequiredService<IOptions<ProxySchedulerOptions>>().Value.Sessions.MaxSessions));
         services.TryAddSingleton<IRequestScheduler>(static sp => new RequestScheduler(
             sp.GetRequiredService<IOptions<ProxySchedulerOptions>>().Value,
             sp.GetRequiredService<IHttpMessageHandlerFactory>(),
@@ -92,7 +95,8 @@ public static class ProxySchedulerServiceCollectionExtensions
                 sp.GetServices<IProxyProvider>(),
                 sp.GetServices<IProxySelector>(),
                 sp.GetServices<IResponseClassifier>(),
-                sp.GetService<IMeterFactory>())));
+                sp.GetService<IMeterFactory>(),
+                sp.GetRequiredService<ISessionStore>())));
 
         return new ProxySchedulerBuilder(services);
     }

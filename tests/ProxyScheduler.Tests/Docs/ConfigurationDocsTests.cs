@@ -15,6 +15,7 @@ public sealed class ConfigurationDocsTests
         Add(data, "## `RetryOptions`", new RetryOptions());
         Add(data, "## `ProxyPoolOptions`", new ProxyScheduler.Proxies.ProxyPoolOptions());
         Add(data, "## `ClassificationOptions`", new ProxyScheduler.Classification.ClassificationOptions());
+        Add(data, "## `SessionOptions`", new ProxyScheduler.Proxies.Sessions.SessionOptions());
 
         // HostOptions values are null (inherited); the table documents the built-in defaults applied to DefaultHost.
         data.Add("## `HostOptions`", nameof(HostOptions.MaxConcurrency), 8);
@@ -54,7 +55,7 @@ public sealed class ConfigurationDocsTests
     [Fact]
     public void ConfigurationReference_HasNoOptionThatTheCodeLacks()
     {
-        var known = new[] { typeof(ProxySchedulerOptions), typeof(HostOptions), typeof(RetryOptions), typeof(ProxyScheduler.Proxies.ProxyPoolOptions), typeof(ProxyScheduler.Classification.ClassificationOptions) }
+        var known = new[] { typeof(ProxySchedulerOptions), typeof(HostOptions), typeof(RetryOptions), typeof(ProxyScheduler.Proxies.ProxyPoolOptions), typeof(ProxyScheduler.Classification.ClassificationOptions), typeof(ProxyScheduler.Proxies.Sessions.SessionOptions) }
             .SelectMany(t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance)).Select(p => p.Name).ToHashSet();
         var section = string.Empty;
         foreach (var line in Doc.Split('\n'))

@@ -151,6 +151,28 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
             }
         }
 
+        if (options.Sessions is not { } sessions)
+        {
+            errors.Add($"{_prefix}:Sessions must not be null.");
+        }
+        else
+        {
+            Range(errors, "Sessions:IdleTimeout", sessions.IdleTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7));
+            Range(errors, "Sessions:Lifetime", sessions.Lifetime, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30));
+            Range(errors, "Sessions:MaxUses", sessions.MaxUses, 0, int.MaxValue);
+            Range(errors, "Sessions:MinDelay", sessions.MinDelay, TimeSpan.Zero, SchedulerDefaults.MaxDelay);
+            Range(errors, "Sessions:MaxSessions", sessions.MaxSessions, 1, 10_000_000);
+            if (!Enum.IsDefined(sessions.WhenBindingLost))
+            {
+                errors.Add($"{_prefix}:Sessions:WhenBindingLost must be Rebind or Fail; it was {sessions.WhenBindingLost}.");
+            }
+
+            if (!Enum.IsDefined(sessions.DefaultRotation))
+            {
+                errors.Add($"{_prefix}:Sessions:DefaultRotation must be PerRequest, Sticky or Fixed; it was {sessions.DefaultRotation}.");
+            }
+        }
+
         if (options.Classification is not { } classification)
         {
             errors.Add($"{_prefix}:Classification must not be null.");

@@ -588,6 +588,9 @@ internal sealed class ProxyPool
         return false;
     }
 
+    /// <summary>Whether <paramref name="host"/> blocks <paramref name="node"/> now.</summary>
+    public bool IsBlockedFor(ProxyNode node, HostState host, long now) => IsBlocked(node, host.Key, now);
+
     private bool IsBlocked(ProxyNode node, in HostKey host, long now) =>
         _hostHealth.Count > 0 && _hostHealth.TryGet(node, host, out var entry) && entry.BlockedUntil > now;
 

@@ -72,7 +72,7 @@ internal sealed class BatchRun
 
     /// <summary>Runs an item whose first attempt was granted; called on a pool thread. The outcome comes back through <see cref="Complete"/>.</summary>
     public void RunItem(BatchItem item) =>
-        _ = _scheduler.ExecuteAdmittedAsync(item.Request, item.Lease, item.QueuedAt, this, _callerToken, _batchToken);
+        _ = _scheduler.ExecuteAdmittedAsync(item.Request, item.Lease, item.QueuedAt, this, item.SessionRebindsAtQueue, _callerToken, _batchToken);
 
     /// <summary>Records the outcome of one admitted request, gives its admission slot back, and ends the batch after the last.</summary>
     public void Complete(RequestOutcome outcome)

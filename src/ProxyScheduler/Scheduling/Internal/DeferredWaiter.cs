@@ -9,6 +9,9 @@ internal abstract class DeferredWaiter : Waiter, IThreadPoolWorkItem
     /// <summary>Gets the lease granted to this waiter.</summary>
     public DispatchLease Lease { get; private set; }
 
+    /// <summary>Gets or sets the rebind count of the waiter's session when it was queued.</summary>
+    public int SessionRebindsAtQueue { get; set; } = -1;
+
     /// <summary>Gets or sets the timestamp at which the waiter was queued.</summary>
     public long QueuedAt { get; set; }
 

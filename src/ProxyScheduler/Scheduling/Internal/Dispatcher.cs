@@ -1,6 +1,8 @@
 using ProxyScheduler.Classification;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
+using ProxyScheduler.Proxies.Sessions;
+using ProxyScheduler.Proxies.Sessions.Internal;
 
 namespace ProxyScheduler.Scheduling.Internal;
 
@@ -27,6 +29,7 @@ internal sealed class Dispatcher : IDisposable
     private readonly Queue<HostState> _ready = new();
     private readonly Queue<HostState> _idle = new();
     private readonly ProxyPool? _pool;
+    private readonly SessionBinder? _sessions;
     private readonly Waiter?[] _lookahead = new Waiter?[ProxyPoolDefaults.Lookahead];
     private List<HostState> _parked = [];
     private List<HostState> _parkedSpare = [];
@@ -34,9 +37,10 @@ internal sealed class Dispatcher : IDisposable
     private int _queued;
     private bool _disposed;
 
-    public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null)
+    public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null, SessionBinder? sessions = null)
     {
         _pool = pool;
+        _sessions = sessions;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(globalLimit);
         _globalLimit = globalLimit;
         _resolver = resolver;
@@ -52,13 +56,17 @@ internal sealed class Dispatcher : IDisposable
 
     /// <summary>Waits for a permit of <paramref name="key"/>'s host and a global permit, for an attempt with the pool's default requirement.</summary>
     public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, CancellationToken cancellationToken) =>
-        AcquireAsync(key, priority, null, null, cancellationToken);
+        AcquireAsync(key, priority, null, null, null, cancellationToken);
+
+    /// <inheritdoc cref="AcquireAsync(HostKey, int, ProxyRequirement?, List{ProxyNode}?, SessionState?, CancellationToken)"/>
+    public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, ProxyRequirement? requirement, List<ProxyNode>? excluded, CancellationToken cancellationToken) =>
+        AcquireAsync(key, priority, requirement, excluded, null, cancellationToken);
 
     /// <summary>Waits for a permit of <paramref name="key"/>'s host, a proxy meeting <paramref name="requirement"/> (not one of <paramref name="excluded"/>) and a global permit.</summary>
     /// <exception cref="OperationCanceledException">The token was canceled while waiting; the waiter left the queue.</exception>
     /// <exception cref="ObjectDisposedException">The dispatcher was disposed.</exception>
     /// <exception cref="DispatchFailedException">No proxy can ever serve the attempt (or, fail-fast, none can now).</exception>
-    public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, ProxyRequirement? requirement, List<ProxyNode>? excluded, CancellationToken cancellationToken)
+    public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, ProxyRequirement? requirement, List<ProxyNode>? excluded, SessionState? session, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -76,7 +84,7 @@ internal sealed class Dispatcher : IDisposable
             // Fast path: nothing queued for this host and every limit has room.
             if (CanStartNow(host, now))
             {
-                switch (TryLease(host, requirement, excluded, now, out var lease, out _, out var failure))
+                switch (TryLease(host, requirement, excluded, session, now, out var lease, out _, out var failure))
                 {
                     case LeaseResult.Granted:
                         return new ValueTask<DispatchLease>(lease);
@@ -85,7 +93,7 @@ internal sealed class Dispatcher : IDisposable
                 }
             }
 
-            waiter = new AsyncWaiter(this) { Requirement = requirement, Excluded = excluded };
+            waiter = new AsyncWaiter(this) { Requirement = requirement, Excluded = excluded, Session = session };
             EnqueueLocked(waiter, host, priority, now);
         }
 
@@ -108,7 +116,7 @@ internal sealed class Dispatcher : IDisposable
             waiter.QueuedAt = now;
             if (CanStartNow(host, now))
             {
-                switch (TryLease(host, waiter.Requirement, waiter.Excluded, now, out var lease, out _, out var failure))
+                switch (TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out _, out var failure))
                 {
                     case LeaseResult.Granted:
                         waiter.Host = host;
@@ -165,7 +173,7 @@ internal sealed class Dispatcher : IDisposable
     /// Gives the permits back, tells the pool what became of an attempt through a proxy (<paramref name="outcome"/> is
     /// <see langword="null"/> for a canceled attempt, never charged to the proxy), and dispatches what it makes possible.
     /// </summary>
-    public void Release(DispatchLease lease, ResponseClass? outcome = null, long latencyTicks = 0)
+    public void Release(DispatchLease lease, ResponseClass? outcome = null, long latencyTicks = 0, SessionState? session = null)
     {
         var host = lease.Host;
         lock (_lock)
@@ -176,6 +184,11 @@ internal sealed class Dispatcher : IDisposable
             if (lease.Proxy is { } proxy)
             {
                 _pool!.OnReleased(proxy, host, lease.IsProbe, outcome, latencyTicks, now);
+                if (session is not null)
+                {
+                    SessionBinder.OnReleased(session, proxy, outcome);
+                }
+
                 WakeParked(now);
             }
 
@@ -389,7 +402,7 @@ internal sealed class Dispatcher : IDisposable
                 continue;
             }
 
-            switch (TryLease(host, waiter.Requirement, waiter.Excluded, now, out var lease, out var wake, out var failure))
+            switch (TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out var wake, out var failure))
             {
                 case LeaseResult.Granted:
                     TakeLocked(waiter);
@@ -436,7 +449,7 @@ internal sealed class Dispatcher : IDisposable
     }
 
     /// <summary>Takes the host's permit, a proxy's and the global one for one attempt, or says why not.</summary>
-    private LeaseResult TryLease(HostState host, ProxyRequirement? requirement, List<ProxyNode>? excluded, long now, out DispatchLease lease, out long wakeAt, out Exception? failure)
+    private LeaseResult TryLease(HostState host, ProxyRequirement? requirement, List<ProxyNode>? excluded, SessionState? session, long now, out DispatchLease lease, out long wakeAt, out Exception? failure)
     {
         lease = default;
         wakeAt = long.MaxValue;
@@ -456,11 +469,52 @@ internal sealed class Dispatcher : IDisposable
         }
 
         var need = requirement ?? ProxyRequirement.Any;
-        switch (_pool.TrySelect(need, host, excluded, now, out var node, out var probe, out wakeAt))
+        ProxyNode? node;
+        var probe = false;
+        if (session is not null && _sessions is not null)
+        {
+            if (session.NextStart > now)
+            {
+                // The session's own pacing.
+                wakeAt = session.NextStart;
+                return LeaseResult.Wait;
+            }
+
+            node = _sessions.Check(session, _pool, host, excluded, need, now, out var lost);
+            if (lost)
+            {
+                failure = new DispatchFailedException(RequestFailureReason.SessionLost,
+                    "The request's session lost its proxy (it failed, was blocked by the host, or left the pool), and Sessions:WhenBindingLost is Fail.");
+                return LeaseResult.Failed;
+            }
+
+            if (node is not null)
+            {
+                if (!_pool.IsAvailable(node, host, excluded, now, spread: false))
+                {
+                    // Bound: the session waits for its own proxy (a slot, or the end of its delay).
+                    wakeAt = node.NextStart > now ? node.NextStart : long.MaxValue;
+                    return LeaseResult.Wait;
+                }
+
+                Start(host, now);
+                _pool.OnGranted(node, host, probe: false, now);
+                _sessions.OnGranted(session, node, now);
+                lease = new DispatchLease(host, node);
+                return LeaseResult.Granted;
+            }
+        }
+
+        switch (_pool.TrySelect(need, host, excluded, now, out node, out probe, out wakeAt))
         {
             case ProxyVerdict.Selected:
                 Start(host, now);
                 _pool.OnGranted(node!, host, probe, now);
+                if (session is not null)
+                {
+                    _sessions?.OnGranted(session, node!, now);
+                }
+
                 lease = new DispatchLease(host, node, probe);
                 return LeaseResult.Granted;
             case ProxyVerdict.NoMatch:

@@ -171,9 +171,34 @@ internal sealed class RequestExecution : IDisposable
         Method == HttpMethod.Get || Method == HttpMethod.Head || Method == HttpMethod.Options
         || Method == HttpMethod.Trace || Method == HttpMethod.Put || Method == HttpMethod.Delete;
 
-    public HttpRequestMessage CreateMessage()
+    /// <summary>Gets the rebind count of the request's session when the request started, or -1 before it is known.</summary>
+    public int SessionRebindsAtStart { get; private set; } = -1;
+
+    /// <summary>Gets the session whose binding the last attempt used.</summary>
+    public Proxies.Sessions.SessionState? Session { get; private set; }
+
+    /// <summary>Gets a value indicating whether the session moved to another identity while the request ran.</summary>
+    public bool SessionRebound => Session is { } session && SessionRebindsAtStart >= 0 && session.Rebinds != SessionRebindsAtStart;
+
+    /// <summary>Notes the session of an attempt; the first one sets the rebind count to compare with.</summary>
+    public void NoteSession(Proxies.Sessions.SessionState? session, int rebindsAtStart)
+    {
+        Session = session;
+        if (session is not null && SessionRebindsAtStart < 0)
+        {
+            SessionRebindsAtStart = rebindsAtStart;
+        }
+    }
+
+    public HttpRequestMessage CreateMessage(System.Net.CookieContainer? cookies = null)
     {
         var message = new HttpRequestMessage(Method, Uri);
+        if (cookies is not null && cookies.GetCookieHeader(Uri) is { Length: > 0 } cookieHeader
+            && !(Request.HeadersOrNull?.ContainsKey("Cookie") == true && !DropCredentials))
+        {
+            // The session's cookies, unless the caller set a Cookie header of its own.
+            message.Headers.TryAddWithoutValidation("Cookie", cookieHeader);
+        }
         if (Content is { } content)
         {
             message.Content = new ReadOnlyMemoryContent(content);

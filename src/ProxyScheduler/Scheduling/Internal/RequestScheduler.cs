@@ -7,6 +7,8 @@ using ProxyScheduler.Classification;
 using ProxyScheduler.Diagnostics.Internal;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
+using ProxyScheduler.Proxies.Sessions;
+using ProxyScheduler.Proxies.Sessions.Internal;
 using ProxyScheduler.Transport.Internal;
 
 namespace ProxyScheduler.Scheduling.Internal;
@@ -20,6 +22,9 @@ namespace ProxyScheduler.Scheduling.Internal;
 internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 {
     private static readonly ResiliencePropertyKey<RequestExecution> ExecutionKey = new("ProxyScheduler.Execution");
+
+    // Keys of per-host sessions (Fixed rotation) start with a control character, which a caller's key cannot contain.
+    private const string FixedSessionPrefix = "\u0001fixed:";
 
     private readonly Dispatcher _dispatcher;
     private readonly HttpTransport _transport;
@@ -40,6 +45,8 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     private readonly int _maxProxyRetries;
     private readonly SchedulerMetrics _metrics;
     private readonly ProxySource? _proxySource;
+    private readonly SessionOptions _sessionOptions;
+    private readonly ISessionStore _sessionStore;
     private volatile bool _disposed;
 
     public RequestScheduler(ProxySchedulerOptions options, IHttpMessageHandlerFactory handlerFactory, TimeProvider time, ILoggerFactory loggerFactory)
@@ -80,7 +87,10 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             pool = new ProxyPool(options.ProxyPool, ResolveSelector(options.ProxyPool.Selector, components.Selectors), time, registry, loggerFactory.CreateLogger("ProxyScheduler.Proxies"), _metrics);
         }
 
-        _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options, classifiers), time, pool);
+        _sessionOptions = options.Sessions;
+        _sessionStore = components.SessionStore ?? new InMemorySessionStore(options.Sessions.MaxSessions);
+        _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options, classifiers), time, pool,
+            pool is null ? null : new SessionBinder(options.Sessions, time));
         _transport = new HttpTransport(handlerFactory);
         _admission = new SemaphoreSlim(options.QueueLimit, options.QueueLimit);
         QueueLimit = options.QueueLimit;
@@ -157,6 +167,12 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     internal void EnqueueFirstAttempt(DeferredWaiter waiter, ScheduledRequest request)
     {
         waiter.Requirement = request.Proxy;
+        if (ResolveSession(request, request.HostKey, out _) is { } session)
+        {
+            waiter.Session = session;
+            waiter.SessionRebindsAtQueue = session.Rebinds;
+        }
+
         if ((request.Deadline ?? _deadline) is { } deadline)
         {
             waiter.DeadlineAt = _time.GetTimestamp() + (long)(deadline.Ticks * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond));
@@ -188,6 +204,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         DispatchLease? firstLease,
         long firstQueuedAt,
         BatchRun? sink,
+        int sessionRebindsAtQueue,
         CancellationToken cancellationToken,
         CancellationToken combinedToken = default)
     {
@@ -203,6 +220,10 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         {
             execution.SetFirstLease(lease, firstQueuedAt);
             execution.SubmittedAt = firstQueuedAt;
+            if (sessionRebindsAtQueue >= 0)
+            {
+                execution.NoteSession(ResolveSession(request, request.HostKey, out _), sessionRebindsAtQueue);
+            }
         }
 
         ScheduledResponse? response = null;
@@ -309,7 +330,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return (await ExecuteAdmittedAsync(request, null, 0, null, cancellationToken).ConfigureAwait(false))!;
+            return (await ExecuteAdmittedAsync(request, null, 0, null, -1, cancellationToken).ConfigureAwait(false))!;
         }
         finally
         {
@@ -325,12 +346,14 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     private async ValueTask<Outcome<AttemptResult>> RunAttemptAsync(RequestExecution execution, CancellationToken cancellationToken)
     {
         execution.Attempts++;
+        var session = ResolveSession(execution.Request, execution.HostKey, out var cookieSession);
         if (!execution.TryTakeFirstLease(out var lease, out var queuedAt))
         {
+            execution.NoteSession(session, session?.Rebinds ?? -1);
             queuedAt = _time.GetTimestamp();
             try
             {
-                lease = await _dispatcher.AcquireAsync(execution.HostKey, execution.Request.Priority, execution.Request.Proxy, execution.Excluded, cancellationToken).ConfigureAwait(false);
+                lease = await _dispatcher.AcquireAsync(execution.HostKey, execution.Request.Priority, execution.Request.Proxy, execution.Excluded, session, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -349,8 +372,14 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             HttpResponseMessage? response = null;
             try
             {
-                using var message = execution.CreateMessage();
+                var cookies = cookieSession is null ? null : CookiesOf(cookieSession);
+                using var message = execution.CreateMessage(cookies);
                 response = await _transport.SendAsync(lease.Proxy, message, attemptCts.Token).ConfigureAwait(false);
+                if (cookies is not null)
+                {
+                    StoreCookies(cookies, execution.Uri, response);
+                }
+
                 var redirectTo = GetRedirectTarget(execution, response);
                 var body = redirectTo is null && execution.Method != HttpMethod.Head
                     ? await ResponseBodyReader.ReadAsync(response.Content, _maxBodySize, attemptCts.Token).ConfigureAwait(false)
@@ -383,7 +412,73 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             execution.LastAttemptEnd = _time.GetTimestamp();
             execution.LastAttemptTicks = execution.LastAttemptEnd - startedAt;
             execution.Record(lease.Proxy, outcomeClass);
-            _dispatcher.Release(lease, outcomeClass, execution.LastAttemptTicks);
+            _dispatcher.Release(lease, outcomeClass, execution.LastAttemptTicks, session);
+        }
+    }
+
+    /// <summary>
+    /// The session of an attempt: for <see cref="ProxyRotation.Sticky"/> the request's session key, for
+    /// <see cref="ProxyRotation.Fixed"/> one session per host; none for per-request rotation. <paramref name="cookies"/>
+    /// is the session whose cookies the request carries (its session key's, when sessions keep cookies).
+    /// </summary>
+    private SessionState? ResolveSession(ScheduledRequest request, in HostKey host, out SessionState? cookies)
+    {
+        cookies = null;
+        var key = request.SessionKey;
+        var rotation = request.Rotation ?? _sessionOptions.DefaultRotation;
+        if (key is null && rotation != ProxyRotation.Fixed)
+        {
+            return null;
+        }
+
+        var now = _time.GetUtcNow();
+        var own = key is null ? null : _sessionStore.GetOrCreate(key, now);
+        if (_sessionOptions.UseCookies)
+        {
+            cookies = own;
+        }
+
+        if (!_dispatcher.HasPool || request.Proxy?.IsDirect == true)
+        {
+            return null;
+        }
+
+        return rotation switch
+        {
+            ProxyRotation.Sticky => own,
+            ProxyRotation.Fixed => _sessionStore.GetOrCreate(FixedSessionPrefix + host.ToString(), now),
+            _ => null,
+        };
+    }
+
+    private static CookieContainer CookiesOf(SessionState session)
+    {
+        if (session.Cookies is { } cookies)
+        {
+            return cookies;
+        }
+
+        Interlocked.CompareExchange(ref session.CookiesField, new CookieContainer(), null);
+        return session.Cookies!;
+    }
+
+    private static void StoreCookies(CookieContainer cookies, Uri uri, HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues("Set-Cookie", out var values))
+        {
+            return;
+        }
+
+        foreach (var value in values)
+        {
+            try
+            {
+                cookies.SetCookies(uri, value);
+            }
+            catch (CookieException)
+            {
+                // A malformed cookie is ignored, as browsers do.
+            }
         }
     }
 
@@ -486,6 +581,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             Proxy = execution.LastProxy?.Endpoint,
             ProxiesTried = execution.ProxiesTried,
             Class = result.Class,
+            SessionRebound = execution.SessionRebound,
         };
     }
 

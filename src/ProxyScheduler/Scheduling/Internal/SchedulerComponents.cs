@@ -11,7 +11,8 @@ internal sealed record SchedulerComponents(
     IEnumerable<IProxyProvider> Providers,
     IEnumerable<IProxySelector> Selectors,
     IEnumerable<IResponseClassifier> Classifiers,
-    IMeterFactory? MeterFactory)
+    IMeterFactory? MeterFactory,
+    Proxies.Sessions.ISessionStore? SessionStore = null)
 {
     public static SchedulerComponents Empty { get; } = new(null, [], [], [], null);
 }

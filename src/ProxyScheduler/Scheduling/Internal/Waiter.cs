@@ -20,6 +20,9 @@ internal abstract class Waiter
     /// <summary>Gets or sets the proxies this attempt must not use (they failed the request already).</summary>
     public List<Proxies.Internal.ProxyNode>? Excluded { get; set; }
 
+    /// <summary>Gets or sets the session the attempt belongs to, whose binding the dispatcher keeps; <see langword="null"/> for none.</summary>
+    public Proxies.Sessions.SessionState? Session { get; set; }
+
     /// <summary>Gets or sets the timestamp after which the waiter fails as past its deadline; 0 for none.</summary>
     public long DeadlineAt { get; set; }
 

@@ -1,0 +1,113 @@
+using System.Net;
+using ProxyScheduler.Classification;
+using ProxyScheduler.Proxies.Internal;
+using ProxyScheduler.Scheduling.Internal;
+
+namespace ProxyScheduler.Proxies.Sessions.Internal;
+
+/// <summary>
+/// Keeps each session on one proxy identity: checks the binding before a dispatch (expiry by idle time, lifetime and
+/// uses; a proxy that failed, was blocked by the host or left the pool; the session's own pacing) and ends it after an
+/// attempt that failed at the proxy or was blocked. Called under the dispatcher's lock.
+/// </summary>
+internal sealed class SessionBinder
+{
+    private readonly SessionOptions _options;
+    private readonly TimeProvider _time;
+    private readonly long _minDelayTicks;
+
+    public SessionBinder(SessionOptions options, TimeProvider time)
+    {
+        _options = options;
+        _time = time;
+        _minDelayTicks = (long)(options.MinDelay.Ticks * ((double)time.TimestampFrequency / TimeSpan.TicksPerSecond));
+    }
+
+    public bool FailOnLoss => _options.WhenBindingLost == SessionBindingPolicy.Fail;
+
+    /// <summary>
+    /// Before a dispatch: ends an expired binding, and a lost one when the policy rebinds. Returns the node the session
+    /// must use, or <see langword="null"/> to let the pool choose (a new binding); <paramref name="lost"/> is set when the
+    /// binding was lost and the policy fails the session's requests.
+    /// </summary>
+    public ProxyNode? Check(SessionState session, ProxyPool pool, HostState host, List<ProxyNode>? excluded, ProxyRequirement need, long now, out bool lost)
+    {
+        lost = false;
+        if (session.ProxyId is null)
+        {
+            return null;
+        }
+
+        var utcNow = _time.GetUtcNow();
+        if (utcNow - session.LastUsedAt >= _options.IdleTimeout
+            || utcNow - session.BoundAt >= _options.Lifetime
+            || (_options.MaxUses > 0 && session.Uses >= _options.MaxUses))
+        {
+            // An expired binding rotates: a planned change, whatever the policy.
+            Unbind(session);
+            return null;
+        }
+
+        var node = session.BindingLost ? null : pool.Find(session.ProxyId);
+        if (node is null
+            || node.State != ProxyHealthState.Healthy
+            || pool.IsBlockedFor(node, host, now)
+            || (excluded is not null && excluded.Contains(node))
+            || !need.Matches(node.Endpoint))
+        {
+            if (FailOnLoss)
+            {
+                lost = true;
+                return null;
+            }
+
+            Unbind(session);
+            return null;
+        }
+
+        return node;
+    }
+
+    /// <summary>Records a dispatch of the session through <paramref name="node"/>.</summary>
+    public void OnGranted(SessionState session, ProxyNode node, long now)
+    {
+        var utcNow = _time.GetUtcNow();
+        if (!string.Equals(session.ProxyId, node.Endpoint.Id, StringComparison.Ordinal))
+        {
+            session.ProxyId = node.Endpoint.Id;
+            session.BoundAt = utcNow;
+            session.Uses = 0;
+            session.BindingLost = false;
+        }
+
+        session.Uses++;
+        session.LastUsedAt = utcNow;
+        if (_minDelayTicks > 0)
+        {
+            session.NextStart = now + _minDelayTicks;
+        }
+    }
+
+    /// <summary>After an attempt: a proxy failure or a block ends the binding (a throttle never does).</summary>
+    public static void OnReleased(SessionState session, ProxyNode node, ResponseClass? outcome)
+    {
+        if (outcome is ResponseClass.ProxyFailure or ResponseClass.Blocked
+            && string.Equals(session.ProxyId, node.Endpoint.Id, StringComparison.Ordinal))
+        {
+            session.BindingLost = true;
+        }
+    }
+
+    private void Unbind(SessionState session)
+    {
+        session.ProxyId = null;
+        session.BindingLost = false;
+        session.Uses = 0;
+        session.Rebinds++;
+        if (_options.UseCookies)
+        {
+            // A new identity starts without the old one's cookies.
+            session.Cookies = new CookieContainer();
+        }
+    }
+}
