@@ -89,6 +89,34 @@ public sealed class ProxyPoolIntegrationTests(TargetServerFixture fixture) : ICl
     }
 
     [SkippableFact]
+    public async Task StickySessions_ThroughThreeTinyproxies_EachSessionKeepsItsExitAddress()
+    {
+        RealServer.Require("tinyproxy");
+        var proxies = new List<ProxyEndpoint>();
+        foreach (var bind in new[] { "127.0.0.2", "127.0.0.3", "127.0.0.4" })
+        {
+            var server = await StartAsync(() => ExternalServer.StartTinyproxyAsync(bindAddress: bind));
+            proxies.Add(ProxyEndpoint.Parse($"127.0.0.1:{server.Port}"));
+        }
+
+        var sut = CreateSut(proxies, o =>
+        {
+            o.MaxConcurrency = 32;
+            o.DefaultHost.MaxConcurrency = 8;
+        });
+        var hosts = Server.Hosts.Skip(26).Take(3).ToList();
+        var requests = Enumerable.Range(0, 20 * 25).Select(i => new ScheduledRequest(new Uri(hosts[i % hosts.Count], "whoami")) { SessionKey = $"session-{i % 20}", State = i % 20 });
+
+        var outcomes = await sut.SendAllAsync(requests).ToListAsync();
+
+        outcomes.Should().HaveCount(500).And.OnlyContain(o => o.Response != null && o.Response.StatusCode == HttpStatusCode.OK);
+        var exits = outcomes.GroupBy(o => (int)o.Request!.State!).ToDictionary(g => g.Key, g => g.Select(o => o.Response!.ReadBodyAsString()).Distinct().ToList());
+        exits.Should().HaveCount(20);
+        exits.Values.Should().OnlyContain(addresses => addresses.Count == 1, "the target saw every request of a session come from one exit address");
+        exits.Values.Select(a => a.Single()).Distinct().Count().Should().BeGreaterThan(1, "sessions are spread over the proxies");
+    }
+
+    [SkippableFact]
     public async Task Send_TinyproxyWithWrongPassword_IsAProxyFailure_AndNothingReachesTheTarget()
     {
         RealServer.Require("tinyproxy");
