@@ -2,6 +2,8 @@ using ProxyScheduler;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
+using ProxyScheduler.Proxies.Sessions;
+using ProxyScheduler.Proxies.Sessions.Internal;
 using ProxyScheduler.Scheduling.Internal;
 
 #pragma warning disable IDE0130 // Namespace does not match folder structure: DI entry points live in the DI namespace.
@@ -97,6 +99,27 @@ public static class ProxySchedulerBuilderExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         builder.Services.AddSingleton<IProxyProvider>(_ => new FileProxyProvider(path));
         return builder;
+    }
+
+    /// <summary>
+    /// Adds a gateway proxy: one endpoint whose exit identity is chosen by parameters in the user name (or password),
+    /// rendered per session and per requested tags (such as <c>country</c>) from the provider's preset. Requests without a
+    /// session or tags use the gateway's rotating identity; each session gets its own rendered identity, with its own
+    /// connection pool and health, rotated before the provider's session lifetime ends.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Configures the gateway.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentException">The gateway's settings are invalid; the message names the setting, never a secret.</exception>
+    /// <exception cref="FormatException">A template is malformed.</exception>
+    public static IProxySchedulerBuilder AddGatewayProxy(this IProxySchedulerBuilder builder, Action<GatewayProxyOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new GatewayProxyOptions();
+        configure(options);
+        var gateway = new GatewayDefinition(options);
+        return builder.AddProxyProvider(new StaticProxyProvider([gateway.CreateEndpoint(null, null)]));
     }
 
     /// <summary>Adds a source of proxies.</summary>

@@ -90,6 +90,9 @@ public sealed class ProxyEndpoint : IEquatable<ProxyEndpoint>
     /// <summary>Gets the most requests in flight through this proxy at once; <see langword="null"/> for the pool's default.</summary>
     public int? MaxConcurrency { get; init; }
 
+    /// <summary>Gets the gateway this identity was rendered from, if any.</summary>
+    internal Sessions.Internal.GatewayDefinition? Gateway { get; init; }
+
     /// <summary>Gets the minimum time between two request starts through this proxy; <see langword="null"/> for the pool's default.</summary>
     public TimeSpan? MinDelay { get; init; }
 

@@ -123,7 +123,15 @@ public sealed class ProxyRequirement : IEquatable<ProxyRequirement>
 
         foreach (var (key, value) in _tags)
         {
-            if (!endpoint.Tags.TryGetValue(key, out var actual) || !string.Equals(actual, value, StringComparison.OrdinalIgnoreCase))
+            if (endpoint.Gateway is { } gateway)
+            {
+                // A gateway meets a tag it renders into its credentials (country, city, ...) or carries itself.
+                if (!gateway.Supports(key, value))
+                {
+                    return false;
+                }
+            }
+            else if (!endpoint.Tags.TryGetValue(key, out var actual) || !string.Equals(actual, value, StringComparison.OrdinalIgnoreCase))
             {
                 return false;
             }

@@ -57,6 +57,12 @@ internal sealed class ProxyNode
 
     public long Attempts { get; set; }
 
+    /// <summary>Gets or sets the gateway node this identity was rendered from (a session's identity), or <see langword="null"/>.</summary>
+    public ProxyNode? Parent { get; set; }
+
+    /// <summary>Gets or sets the timestamp after which a rendered gateway identity must not start new attempts (the provider's session lifetime); 0 for none.</summary>
+    public long ExpiresAt { get; set; }
+
     /// <summary>Gets or sets how many (proxy, host) health records this proxy has; lookups are skipped while it has none.</summary>
     public int HostRecords { get; set; }
 

@@ -30,6 +30,7 @@ internal sealed class ProxyPool
     private readonly Dictionary<string, CandidateSet> _sets = new(StringComparer.Ordinal);
     private readonly PriorityQueue<ProxyNode, long> _quarantined = new();
     private readonly List<ProxyNode> _dueProbes = [];
+    private readonly Queue<ProxyNode> _dynamic = new();
     private readonly double _halfLifeTicks;
     private readonly double _ticksPerMs;
     private readonly long _latencyFloorTicks;
@@ -104,6 +105,90 @@ internal sealed class ProxyPool
         }
 
         return Scan(set, host, excluded, now, spread, out node, out wakeAt);
+    }
+
+    /// <summary>
+    /// The identity of one session (or tag set) through the gateway <paramref name="gateway"/>: rendered, registered
+    /// with the transport and kept until its session lets go of it. Rendered identities are not candidates of their own.
+    /// </summary>
+    public ProxyNode Materialize(ProxyNode gateway, string? sessionId, ProxyRequirement need, long now)
+    {
+        var definition = gateway.Endpoint.Gateway!;
+        var endpoint = definition.CreateEndpoint(sessionId, need.Tags.Count == 0 ? null : need.Tags);
+        if (_byId.TryGetValue(endpoint.Id, out var existing) && !existing.Removed)
+        {
+            if (existing.State == ProxyHealthState.Draining)
+            {
+                existing.State = ProxyHealthState.Healthy;
+            }
+
+            return existing;
+        }
+
+        var node = new ProxyNode(endpoint, endpoint.MaxConcurrency ?? gateway.MaxConcurrency, gateway.MinDelayTicks, gateway.GroupId, _registry.Register(endpoint))
+        {
+            Parent = gateway,
+            LastSample = now,
+            ExpiresAt = sessionId is null ? 0 : now + (long)(ToTicks(definition.Lifetime) * 0.9),
+        };
+        _byId[endpoint.Id] = node;
+        _dynamic.Enqueue(node);
+        TrimDynamic();
+        return node;
+    }
+
+    /// <summary>Gets the presets of the listed gateways that send the session key as their session id.</summary>
+    public IReadOnlyList<Sessions.GatewayPreset> SessionKeyPresets() =>
+        [.. _nodes.Select(static n => n.Endpoint.Gateway).Where(static g => g is { UseSessionKeyAsSessionId: true }).Select(static g => g!.Preset).Distinct()];
+
+    /// <summary>A session let go of a rendered gateway identity: it leaves once idle.</summary>
+    public void ReleaseIdentity(string proxyId)
+    {
+        if (!_byId.TryGetValue(proxyId, out var node) || node.Parent is null || node.Removed)
+        {
+            return;
+        }
+
+        if (node.InFlight == 0)
+        {
+            Forget(node);
+        }
+        else
+        {
+            node.State = ProxyHealthState.Draining;
+        }
+    }
+
+    private void TrimDynamic()
+    {
+        // Rendered identities are bounded: past the cap the oldest idle ones leave (their sessions rebind).
+        var scans = _dynamic.Count;
+        while (_dynamic.Count > _options.MaxProxies && scans-- > 0 && _dynamic.TryDequeue(out var oldest))
+        {
+            if (oldest.Removed)
+            {
+                continue;
+            }
+
+            if (oldest.InFlight == 0)
+            {
+                Forget(oldest);
+            }
+            else
+            {
+                _dynamic.Enqueue(oldest);
+            }
+        }
+
+        if (_dynamic.Count > 2 * _options.MaxProxies)
+        {
+            var live = _dynamic.Where(static n => !n.Removed).ToList();
+            _dynamic.Clear();
+            foreach (var n in live)
+            {
+                _dynamic.Enqueue(n);
+            }
+        }
     }
 
     /// <summary>Whether some proxy meeting <paramref name="requirement"/> could still take the request (now or after a rest), other than <paramref name="excluded"/>.</summary>
@@ -224,8 +309,9 @@ internal sealed class ProxyPool
                 {
                     Quarantine(node, now);
                 }
-                else if (node.State == ProxyHealthState.Healthy && node.ConsecutiveFailures >= _options.QuarantineAfter)
+                else if (node.State == ProxyHealthState.Healthy && node.Parent is null && node.ConsecutiveFailures >= _options.QuarantineAfter)
                 {
+                    // A rendered gateway identity is not quarantined: its session lets go of it and renders another.
                     Quarantine(node, now);
                 }
 
@@ -253,12 +339,30 @@ internal sealed class ProxyPool
                 break;
         }
 
+        if (node.Parent is { } gateway && outcome is ResponseClass.ProxyFailure && gateway.State == ProxyHealthState.Healthy)
+        {
+            // A rendered identity failing at the proxy may be the gateway itself failing: the gateway learns it too.
+            Decay(gateway, now);
+            gateway.Success *= 1 - Alpha;
+            if (++gateway.ConsecutiveFailures >= _options.QuarantineAfter)
+            {
+                Quarantine(gateway, now);
+            }
+        }
+        else if (node.Parent is { } parent && outcome is not null and not ResponseClass.ProxyFailure)
+        {
+            parent.ConsecutiveFailures = 0;
+        }
+
         if (node.InFlight == 0 && !node.Removed)
         {
             if (node.State == ProxyHealthState.Draining)
             {
                 Forget(node);
-                Rebuild();
+                if (node.Parent is null)
+                {
+                    Rebuild();
+                }
             }
             else if (node.State == ProxyHealthState.Retired)
             {
@@ -321,6 +425,12 @@ internal sealed class ProxyPool
         var now = _time.GetTimestamp();
         foreach (var node in _byId.Values.ToList())
         {
+            if (node.Parent is not null)
+            {
+                // A rendered gateway identity lives as long as its session, whatever the sources list.
+                continue;
+            }
+
             if (incoming.ContainsKey(node.Endpoint.Id))
             {
                 if (node.State == ProxyHealthState.Draining)
@@ -734,7 +844,7 @@ internal sealed class ProxyPool
 
     private void Rebuild()
     {
-        _nodes = [.. _byId.Values.Where(static n => !n.Removed)];
+        _nodes = [.. _byId.Values.Where(static n => !n.Removed && n.Parent is null)];
         _version++;
         _sets.Clear();
     }

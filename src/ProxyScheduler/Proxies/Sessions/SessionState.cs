@@ -56,6 +56,9 @@ public sealed class SessionState
     internal CookieContainer? CookiesField;
 #pragma warning restore CA1051, SA1401
 
+    /// <summary>Gets or sets the exit the current binding was first seen on (strict gateways); reset with the binding.</summary>
+    internal string? ExitLabel { get; set; }
+
     /// <summary>Gets or sets the timestamp (of the scheduler's <see cref="TimeProvider"/>) before which the session may not start an attempt.</summary>
     internal long NextStart { get; set; }
 

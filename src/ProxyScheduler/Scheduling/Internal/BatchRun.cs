@@ -238,6 +238,7 @@ internal sealed class BatchRun
         try
         {
             RequestValidator.Validate(request, nameof(request));
+            _scheduler.ValidateSessionKey(request, nameof(request));
         }
         catch (ArgumentException ex)
         {

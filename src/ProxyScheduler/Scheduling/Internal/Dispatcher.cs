@@ -238,6 +238,15 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
+    /// <summary>Gets the presets of gateways that send the session key as their session id (its rules are checked at submission).</summary>
+    public IReadOnlyList<GatewayPreset> SessionKeyPresets()
+    {
+        lock (_lock)
+        {
+            return _pool is null ? [] : _pool.SessionKeyPresets();
+        }
+    }
+
     public IReadOnlyList<ProxySnapshot> GetProxySnapshots()
     {
         lock (_lock)
@@ -508,10 +517,23 @@ internal sealed class Dispatcher : IDisposable
         switch (_pool.TrySelect(need, host, excluded, now, out node, out probe, out wakeAt))
         {
             case ProxyVerdict.Selected:
+                if (node!.Endpoint.Gateway is { } gateway && !probe && (session is not null || need.Tags.Count > 0))
+                {
+                    // Through a gateway, a session (or a tag set) gets an identity of its own, rendered into the credentials.
+                    var sessionId = session is null ? null : gateway.UseSessionKeyAsSessionId ? session.Key : gateway.Preset.NewSessionId();
+                    node = _pool.Materialize(node, sessionId, need, now);
+                    if (!_pool.IsAvailable(node, host, excluded, now, spread: false))
+                    {
+                        wakeAt = node.NextStart > now ? node.NextStart : long.MaxValue;
+                        return LeaseResult.Wait;
+                    }
+                }
+
                 Start(host, now);
                 _pool.OnGranted(node!, host, probe, now);
-                if (session is not null)
+                if (session is not null && !(probe && node!.Endpoint.Gateway is not null))
                 {
+                    // (A gateway's probe goes through its rotating identity, which no session binds to.)
                     _sessions?.OnGranted(session, node!, now);
                 }
 

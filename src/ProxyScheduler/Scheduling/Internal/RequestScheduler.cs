@@ -47,6 +47,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     private readonly ProxySource? _proxySource;
     private readonly SessionOptions _sessionOptions;
     private readonly ISessionStore _sessionStore;
+    private readonly IReadOnlyList<GatewayPreset> _sessionKeyPresets = [];
     private volatile bool _disposed;
 
     public RequestScheduler(ProxySchedulerOptions options, IHttpMessageHandlerFactory handlerFactory, TimeProvider time, ILoggerFactory loggerFactory)
@@ -107,6 +108,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         if (pool is not null)
         {
             _proxySource = new ProxySource(providers, _dispatcher, loggerFactory.CreateLogger("ProxyScheduler.Proxies"));
+            _sessionKeyPresets = _dispatcher.SessionKeyPresets();
         }
     }
 
@@ -116,6 +118,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         RequestValidator.Validate(request, nameof(request));
+        ValidateSessionKey(request, nameof(request));
         ObjectDisposedException.ThrowIf(_disposed, this);
         return SendCoreAsync(request, cancellationToken);
     }
@@ -179,6 +182,27 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         }
 
         _dispatcher.Enqueue(waiter, request.HostKey, request.Priority);
+    }
+
+    /// <summary>
+    /// Checks a session key against the rules of gateways that send it as their session id: a gateway silently ignores an
+    /// id it does not understand, so a bad one fails at once (the message names the rule, never the key).
+    /// </summary>
+    /// <exception cref="ArgumentException">The key breaks a gateway's session id rules.</exception>
+    internal void ValidateSessionKey(ScheduledRequest request, string paramName)
+    {
+        if (request.SessionKey is not { } key || _sessionKeyPresets.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var preset in _sessionKeyPresets)
+        {
+            if (preset.ValidateSessionId(key) is { } problem)
+            {
+                throw new ArgumentException($"The request's SessionKey is sent as the gateway's session id, and {problem}", paramName);
+            }
+        }
     }
 
     /// <summary>Turns a failure handed over by the dispatcher for a queued batch item into the request's outcome.</summary>
@@ -385,6 +409,14 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                     ? await ResponseBodyReader.ReadAsync(response.Content, _maxBodySize, attemptCts.Token).ConfigureAwait(false)
                     : [];
                 outcomeClass = Classify(execution, lease, response, body, null);
+                if (session is not null && lease.Proxy?.Endpoint.Gateway?.ExitHeader is { } exitHeader
+                    && response.Headers.TryGetValues(exitHeader, out var exits) && exits.FirstOrDefault() is { Length: > 0 } exit
+                    && SessionBinder.ExitChanged(session, exit))
+                {
+                    // Strict gateway: the exit moved under the session, which is the session's failure, not an answer.
+                    outcomeClass = ResponseClass.ProxyFailure;
+                }
+
                 return Outcome.FromResult(new AttemptResult(response, body, redirectTo, GetRetryAfter(response)) { Class = outcomeClass.Value });
             }
             catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException

@@ -39,16 +39,17 @@ internal sealed class SessionBinder
         }
 
         var utcNow = _time.GetUtcNow();
+        var node = session.BindingLost ? null : pool.Find(session.ProxyId);
         if (utcNow - session.LastUsedAt >= _options.IdleTimeout
             || utcNow - session.BoundAt >= _options.Lifetime
-            || (_options.MaxUses > 0 && session.Uses >= _options.MaxUses))
+            || (_options.MaxUses > 0 && session.Uses >= _options.MaxUses)
+            || (node is { ExpiresAt: > 0 } && now >= node.ExpiresAt))
         {
-            // An expired binding rotates: a planned change, whatever the policy.
-            Unbind(session);
+            // An expired binding rotates (also before a gateway's own session would end): a planned change, whatever the policy.
+            Unbind(session, pool);
             return null;
         }
 
-        var node = session.BindingLost ? null : pool.Find(session.ProxyId);
         if (node is null
             || node.State != ProxyHealthState.Healthy
             || pool.IsBlockedFor(node, host, now)
@@ -61,7 +62,7 @@ internal sealed class SessionBinder
                 return null;
             }
 
-            Unbind(session);
+            Unbind(session, pool);
             return null;
         }
 
@@ -78,6 +79,7 @@ internal sealed class SessionBinder
             session.BoundAt = utcNow;
             session.Uses = 0;
             session.BindingLost = false;
+            session.ExitLabel = null;
         }
 
         session.Uses++;
@@ -98,9 +100,33 @@ internal sealed class SessionBinder
         }
     }
 
-    private void Unbind(SessionState session)
+    /// <summary>
+    /// Strict gateways: the exit a response reports must stay the one the binding was first seen on. A change means the
+    /// provider moved the session silently, which counts as a failure of the session.
+    /// </summary>
+    public static bool ExitChanged(SessionState session, string label)
     {
+        lock (session)
+        {
+            if (session.ExitLabel is null)
+            {
+                session.ExitLabel = label;
+                return false;
+            }
+
+            return !string.Equals(session.ExitLabel, label, StringComparison.Ordinal);
+        }
+    }
+
+    private void Unbind(SessionState session, ProxyPool pool)
+    {
+        if (session.ProxyId is { } old)
+        {
+            pool.ReleaseIdentity(old);
+        }
+
         session.ProxyId = null;
+        session.ExitLabel = null;
         session.BindingLost = false;
         session.Uses = 0;
         session.Rebinds++;
