@@ -110,10 +110,23 @@ public sealed class ProxyPoolIntegrationTests(TargetServerFixture fixture) : ICl
         var outcomes = await sut.SendAllAsync(requests).ToListAsync();
 
         outcomes.Should().HaveCount(500).And.OnlyContain(o => o.Response != null && o.Response.StatusCode == HttpStatusCode.OK);
-        var exits = outcomes.GroupBy(o => (int)o.Request!.State!).ToDictionary(g => g.Key, g => g.Select(o => o.Response!.ReadBodyAsString()).Distinct().ToList());
+        var sessions = outcomes.GroupBy(o => (int)o.Request!.State!).ToDictionary(g => g.Key, g => g.Select(o => o.Response!).ToList());
+        var exits = sessions.ToDictionary(s => s.Key, s => s.Value.Select(r => r.ReadBodyAsString()).Distinct().ToList());
         exits.Should().HaveCount(20);
-        exits.Values.Should().OnlyContain(addresses => addresses.Count == 1, "the target saw every request of a session come from one exit address");
-        exits.Values.Select(a => a.Single()).Distinct().Count().Should().BeGreaterThan(1, "sessions are spread over the proxies");
+        foreach (var (session, responses) in sessions)
+        {
+            // Under load tinyproxy now and then drops a connection: that proxy failure moves the session (and says so).
+            exits[session].Count.Should().BeLessThanOrEqualTo(1 + responses.Count(r => r.SessionRebound),
+                $"session {session} changed its exit address only where a response reports a rebind");
+            if (responses.Any(r => r.SessionRebound))
+            {
+                responses.Should().Contain(r => r.ProxiesTried.Count > 1,
+                    "a session moves only after one of its attempts failed at its proxy (no expiry is configured here)");
+            }
+        }
+
+        sessions.Values.Count(r => r.Any(x => x.SessionRebound)).Should().BeLessThanOrEqualTo(3, "rebinds are the exception");
+        exits.Values.Select(a => a[0]).Distinct().Count().Should().BeGreaterThan(1, "sessions are spread over the proxies");
     }
 
     [SkippableFact]
