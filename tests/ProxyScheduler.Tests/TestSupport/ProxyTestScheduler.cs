@@ -63,6 +63,10 @@ public sealed class ProxyTestScheduler : IDisposable
 
     public ProxySnapshot Proxy(string id) => Scheduler.GetSnapshot().Proxies.Single(p => p.Id == id);
 
+    /// <summary>Gets the user name of the identity <paramref name="id"/> (a rendered gateway credential, for instance).</summary>
+    public string? UserNameOf(string id) =>
+        Get<ProxyIdentityRegistry>().TryGet(ProxyIdentityRegistry.ClientNamePrefix + id, out var endpoint) ? endpoint.UserName : null;
+
     public T Get<T>()
         where T : notnull => _provider.GetRequiredService<T>();
 

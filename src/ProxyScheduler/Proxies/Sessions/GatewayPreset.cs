@@ -28,6 +28,7 @@ public sealed class GatewayPreset
     /// <param name="sessionIdMinLength">The shortest session id accepted.</param>
     /// <param name="sessionIdMaxLength">The longest session id accepted.</param>
     /// <param name="maxSessionLifetime">The longest sticky session the provider keeps.</param>
+    /// <param name="upperCaseCountry">Whether the provider spells country codes in capitals (<c>US</c> rather than <c>us</c>).</param>
     /// <exception cref="FormatException">A template is malformed.</exception>
     /// <exception cref="ArgumentException">The alphabet is empty, or the lengths are out of order.</exception>
     public GatewayPreset(
@@ -37,8 +38,10 @@ public sealed class GatewayPreset
         string sessionIdAlphabet,
         int sessionIdMinLength,
         int sessionIdMaxLength,
-        TimeSpan maxSessionLifetime)
+        TimeSpan maxSessionLifetime,
+        bool upperCaseCountry = false)
     {
+        UpperCaseCountry = upperCaseCountry;
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrEmpty(sessionIdAlphabet);
         ArgumentOutOfRangeException.ThrowIfLessThan(sessionIdMinLength, 1);
@@ -61,7 +64,7 @@ public sealed class GatewayPreset
     /// <summary>Gets Oxylabs residential: <c>customer-{user}[-cc-{country}][-st-{state}][-city-{city}][-sessid-{session}][-sesstime-{minutes}]</c>.</summary>
     public static GatewayPreset Oxylabs { get; } = new("Oxylabs",
         "customer-{user}[-cc-{country}][-st-{state}][-city-{city}][-sessid-{session}][-sesstime-{minutes}]", "{password}",
-        Alphanumeric, 1, 32, TimeSpan.FromMinutes(30));
+        Alphanumeric, 1, 32, TimeSpan.FromMinutes(30), upperCaseCountry: true);
 
     /// <summary>Gets SOAX: <c>package-{user}[-country-{country}][-region-{state}][-city-{city}][-isp-{asn}][-sessionid-{session}][-sessionlength-{seconds}]</c>.</summary>
     public static GatewayPreset Soax { get; } = new("Soax",
@@ -81,7 +84,7 @@ public sealed class GatewayPreset
     /// <summary>Gets Apify: <c>groups-{group}[,session-{session}][,country-{country}]</c>; session ids of letters, digits, <c>.</c>, <c>_</c> and <c>~</c>, up to 50.</summary>
     public static GatewayPreset Apify { get; } = new("Apify",
         "groups-{group}[,session-{session}][,country-{country}]", "{password}",
-        Alphanumeric + "._~", 1, 50, TimeSpan.FromHours(24));
+        Alphanumeric + "._~", 1, 50, TimeSpan.FromHours(24), upperCaseCountry: true);
 
     /// <summary>Gets the generic preset: the user name and password templates come from <see cref="GatewayProxyOptions"/>; session ids of 8 to 32 letters and digits.</summary>
     public static GatewayPreset Generic { get; } = new("Generic", "{user}", "{password}", Alphanumeric, 8, 32, TimeSpan.FromMinutes(10));
@@ -100,6 +103,9 @@ public sealed class GatewayPreset
 
     /// <summary>Gets the longest session id the provider accepts.</summary>
     public int SessionIdMaxLength { get; }
+
+    /// <summary>Gets a value indicating whether the provider spells country codes in capitals.</summary>
+    public bool UpperCaseCountry { get; }
 
     /// <summary>Gets the longest sticky session the provider keeps; the scheduler rotates a session before it.</summary>
     public TimeSpan MaxSessionLifetime { get; }

@@ -81,6 +81,7 @@ internal sealed class GatewayDefinition
             "session" => sessionId,
             "minutes" => sessionId is null ? null : Math.Max(1, (int)Lifetime.TotalMinutes).ToString(CultureInfo.InvariantCulture),
             "seconds" => sessionId is null ? null : Math.Max(1, (int)Lifetime.TotalSeconds).ToString(CultureInfo.InvariantCulture),
+            "country" when tags is not null && tags.TryGetValue(name, out var c) => Preset.UpperCaseCountry ? c.ToUpperInvariant() : c,
             _ => tags is not null && tags.TryGetValue(name, out var t) ? t : _parameters.GetValueOrDefault(name),
         };
 
