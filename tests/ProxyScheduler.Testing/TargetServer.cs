@@ -192,6 +192,14 @@ public sealed class TargetServer : IAsyncDisposable
                 return;
             }
 
+            if (path == "/exit")
+            {
+                // The exit label a test gateway put on the request (what a real provider's exit IP would be).
+                Exit();
+                await context.Response.WriteAsync(context.Request.Headers["X-Exit-Label"].ToString(), aborted).ConfigureAwait(false);
+                return;
+            }
+
             if (path == "/whoami")
             {
                 Exit();

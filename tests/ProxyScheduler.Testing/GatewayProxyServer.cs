@@ -1,0 +1,248 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace ProxyScheduler.Testing;
+
+/// <summary>
+/// An in-process residential-style gateway on 127.0.0.1 for tests: an HTTP forward proxy (plain-http targets) that
+/// authenticates by user name (407 first, as real gateways do), reads the session id out of the user name with
+/// <see cref="SessionPattern"/>, gives each session id its own exit label, and forwards the request to the target with
+/// the label in an <c>X-Exit-Label</c> header. It records which user names each TCP connection carried, and a session
+/// can be killed (its requests then get 502), as a provider drops a session.
+/// </summary>
+public sealed partial class GatewayProxyServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly HttpClient _forward = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
+    private readonly ConcurrentDictionary<string, string> _labels = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _killed = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<int, ConcurrentDictionary<string, bool>> _usersByConnection = new();
+    private readonly List<TcpClient> _clients = [];
+    private readonly Task _loop;
+    private int _connections;
+    private int _labelsIssued;
+
+    public GatewayProxyServer(string password)
+    {
+        Password = password;
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        _loop = AcceptAsync();
+    }
+
+    public int Port { get; }
+
+    public string Password { get; }
+
+    /// <summary>Gets the user names each connection carried, by connection number.</summary>
+    public IReadOnlyDictionary<int, IReadOnlyCollection<string>> UsersByConnection =>
+        _usersByConnection.ToDictionary(p => p.Key, p => (IReadOnlyCollection<string>)[.. p.Value.Keys]);
+
+    /// <summary>Kills the session whose exit label is <paramref name="label"/>: its requests get 502 from now on.</summary>
+    public void KillLabel(string label)
+    {
+        foreach (var (session, l) in _labels)
+        {
+            if (l == label)
+            {
+                _killed[session] = true;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _listener.Stop();
+        lock (_clients)
+        {
+            foreach (var client in _clients)
+            {
+                client.Dispose();
+            }
+        }
+
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _forward.Dispose();
+        _stop.Dispose();
+    }
+
+    [GeneratedRegex("sessid-([A-Za-z0-9]+)")]
+    private static partial Regex SessionPattern();
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            lock (_clients)
+            {
+                _clients.Add(client);
+            }
+
+            _ = ServeAsync(client, Interlocked.Increment(ref _connections));
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client, int connection)
+    {
+        try
+        {
+            var stream = client.GetStream();
+            var reader = new BufferedReader(stream);
+            while (!_stop.IsCancellationRequested)
+            {
+                var head = await reader.ReadHeadAsync(_stop.Token).ConfigureAwait(false);
+                if (head is null)
+                {
+                    return;
+                }
+
+                var lines = head.Split("\r\n");
+                var requestLine = lines[0].Split(' ');
+                var headers = lines.Skip(1).Where(l => l.Contains(':', StringComparison.Ordinal))
+                    .Select(l => (Name: l[..l.IndexOf(':', StringComparison.Ordinal)].Trim(), Value: l[(l.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim())).ToList();
+                var length = headers.Where(h => h.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)).Select(h => int.Parse(h.Value, CultureInfo.InvariantCulture)).FirstOrDefault();
+                var body = length > 0 ? await reader.ReadBodyAsync(length, _stop.Token).ConfigureAwait(false) : [];
+                var auth = headers.FirstOrDefault(h => h.Name.Equals("Proxy-Authorization", StringComparison.OrdinalIgnoreCase)).Value;
+                if (auth is null || !auth.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+                {
+                    await WriteAsync(stream, 407, "Proxy Authentication Required", [("Proxy-Authenticate", "Basic realm=\"gateway\"")], []).ConfigureAwait(false);
+                    continue;
+                }
+
+                var credentials = Encoding.UTF8.GetString(Convert.FromBase64String(auth[6..].Trim()));
+                var user = credentials[..credentials.IndexOf(':', StringComparison.Ordinal)];
+                var password = credentials[(credentials.IndexOf(':', StringComparison.Ordinal) + 1)..];
+                if (password != Password)
+                {
+                    await WriteAsync(stream, 407, "Proxy Authentication Required", [("Proxy-Authenticate", "Basic realm=\"gateway\"")], []).ConfigureAwait(false);
+                    continue;
+                }
+
+                _usersByConnection.GetOrAdd(connection, static _ => new())[user] = true;
+                var session = SessionPattern().Match(user) is { Success: true } m ? m.Groups[1].Value : null;
+                if (session is not null && _killed.ContainsKey(session))
+                {
+                    await WriteAsync(stream, 502, "Bad Gateway", [], "session expired"u8.ToArray()).ConfigureAwait(false);
+                    continue;
+                }
+
+                var label = session is null
+                    ? $"rotating-{Interlocked.Increment(ref _labelsIssued)}"
+                    : _labels.GetOrAdd(session, _ => $"exit-{Interlocked.Increment(ref _labelsIssued)}");
+                using var forward = new HttpRequestMessage(new HttpMethod(requestLine[0]), requestLine[1]);
+                forward.Headers.TryAddWithoutValidation("X-Exit-Label", label);
+                if (body.Length > 0)
+                {
+                    forward.Content = new ByteArrayContent(body);
+                }
+
+                using var response = await _forward.SendAsync(forward, _stop.Token).ConfigureAwait(false);
+                var content = await response.Content.ReadAsByteArrayAsync(_stop.Token).ConfigureAwait(false);
+                await WriteAsync(stream, (int)response.StatusCode, response.ReasonPhrase ?? "OK", [("X-Exit-Label", label)], content).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
+        {
+            // The client or the test went away.
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
+
+    private static async Task WriteAsync(NetworkStream stream, int status, string reason, IEnumerable<(string Name, string Value)> headers, byte[] body)
+    {
+        var head = new StringBuilder();
+        head.Append(CultureInfo.InvariantCulture, $"HTTP/1.1 {status} {reason}\r\nContent-Length: {body.Length}\r\n");
+        foreach (var (name, value) in headers)
+        {
+            head.Append(CultureInfo.InvariantCulture, $"{name}: {value}\r\n");
+        }
+
+        head.Append("\r\n");
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString())).ConfigureAwait(false);
+        await stream.WriteAsync(body).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads HTTP/1.1 message heads and bodies from a stream, keeping what it read past a head.</summary>
+    private sealed class BufferedReader(NetworkStream stream)
+    {
+        private readonly byte[] _buffer = new byte[64 * 1024];
+        private int _start;
+        private int _end;
+
+        public async Task<string?> ReadHeadAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                var span = _buffer.AsSpan(_start, _end - _start);
+                var at = span.IndexOf("\r\n\r\n"u8);
+                if (at >= 0)
+                {
+                    var head = Encoding.ASCII.GetString(span[..at]);
+                    _start += at + 4;
+                    return head;
+                }
+
+                if (!await FillAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+            }
+        }
+
+        public async Task<byte[]> ReadBodyAsync(int length, CancellationToken cancellationToken)
+        {
+            while (_end - _start < length)
+            {
+                if (!await FillAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    throw new IOException("The body ended early.");
+                }
+            }
+
+            var body = _buffer.AsSpan(_start, length).ToArray();
+            _start += length;
+            return body;
+        }
+
+        private async Task<bool> FillAsync(CancellationToken cancellationToken)
+        {
+            if (_start > 0)
+            {
+                _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+                _end -= _start;
+                _start = 0;
+            }
+
+            var n = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            _end += n;
+            return n > 0;
+        }
+    }
+}
