@@ -43,6 +43,13 @@ public sealed class GatewayProxyOptions
     public TimeSpan? SessionLifetime { get; set; }
 
     /// <summary>
+    /// Gets or sets how long the provider keeps an unused sticky session; a session idle for 90 % of it takes a new
+    /// session id before its next request, rather than finding its exit silently changed.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the provider keeps sessions for their lifetime, used or not.</value>
+    public TimeSpan? SessionIdleTimeout { get; set; }
+
+    /// <summary>
     /// Gets or sets a value indicating whether a request's <see cref="ScheduledRequest.SessionKey"/> is sent as the
     /// provider's session id (it must then follow the preset's rules, checked when the request is submitted); otherwise
     /// ids are generated.

@@ -145,6 +145,29 @@ public sealed class GatewayTests
     }
 
     [Fact]
+    public async Task Session_RotatesBeforeTheProviderDropsItForIdleness()
+    {
+        using var sut = CreateSut(g => g.SessionIdleTimeout = TimeSpan.FromMinutes(5), s => s.IdleTimeout = TimeSpan.FromHours(1));
+        var first = sut.UserNameOf((await sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/") { SessionKey = "s" })).Proxy!.Id);
+
+        sut.Time.Advance(TimeSpan.FromMinutes(4));
+        sut.UserNameOf((await sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/") { SessionKey = "s" })).Proxy!.Id).Should().Be(first, "used again within the provider's idle time");
+        sut.Time.Advance(TimeSpan.FromMinutes(4.6));
+
+        sut.UserNameOf((await sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/") { SessionKey = "s" })).Proxy!.Id).Should().NotBe(first, "idle for 90 % of the provider's 5 minutes");
+    }
+
+    [Fact]
+    public void GatewayOptions_Invalid_FailAtOnceNamingTheSettingNotTheSecret()
+    {
+        FluentActions.Invoking(() => Gateway(GatewayPreset.Oxylabs, o => o.Address = "http://user:hunter2@gate.test:7000")).Should().Throw<ArgumentException>()
+            .Where(e => e.Message.Contains("Address", StringComparison.Ordinal) && !e.Message.Contains("hunter2", StringComparison.Ordinal));
+        FluentActions.Invoking(() => Gateway(GatewayPreset.Oxylabs, o => o.SessionLifetime = TimeSpan.FromHours(2))).Should().Throw<ArgumentException>().WithMessage("*SessionLifetime*Oxylabs*");
+        FluentActions.Invoking(() => Gateway(GatewayPreset.Oxylabs, o => o.SessionIdleTimeout = TimeSpan.FromHours(1))).Should().Throw<ArgumentException>().WithMessage("*SessionIdleTimeout*");
+        FluentActions.Invoking(() => Gateway(GatewayPreset.BrightData, o => o.Parameters.Remove("zone"))).Should().Throw<InvalidOperationException>().WithMessage("*'{zone}'*");
+    }
+
+    [Fact]
     public async Task SessionKeyAsSessionId_IsRenderedVerbatim_AndABadOneIsRejectedAtOnce()
     {
         using var sut = CreateSut(g =>

@@ -30,6 +30,12 @@ internal sealed class GatewayDefinition
                 $"GatewayProxyOptions.SessionLifetime must be positive and at most {Preset.Name}'s {Preset.MaxSessionLifetime}."), nameof(options));
         }
 
+        IdleTimeout = options.SessionIdleTimeout;
+        if (IdleTimeout is { } idle && (idle <= TimeSpan.Zero || idle > Lifetime))
+        {
+            throw new ArgumentException("GatewayProxyOptions.SessionIdleTimeout must be positive and at most the session lifetime.", nameof(options));
+        }
+
         _parameters = new Dictionary<string, string>(options.Parameters, StringComparer.OrdinalIgnoreCase);
         Tags = new Dictionary<string, string>(options.Tags, StringComparer.OrdinalIgnoreCase);
         Address = address;
@@ -56,6 +62,9 @@ internal sealed class GatewayDefinition
     public string PasswordValue { get; }
 
     public TimeSpan Lifetime { get; }
+
+    /// <summary>Gets how long the provider keeps an unused session, if it drops idle ones.</summary>
+    public TimeSpan? IdleTimeout { get; }
 
     public bool UseSessionKeyAsSessionId { get; }
 

@@ -43,7 +43,8 @@ internal sealed class SessionBinder
         if (utcNow - session.LastUsedAt >= _options.IdleTimeout
             || utcNow - session.BoundAt >= _options.Lifetime
             || (_options.MaxUses > 0 && session.Uses >= _options.MaxUses)
-            || (node is { ExpiresAt: > 0 } && now >= node.ExpiresAt))
+            || (node is { ExpiresAt: > 0 } && now >= node.ExpiresAt)
+            || (node?.Endpoint.Gateway?.IdleTimeout is { } providerIdle && utcNow - session.LastUsedAt >= providerIdle * 0.9))
         {
             // An expired binding rotates (also before a gateway's own session would end): a planned change, whatever the policy.
             Unbind(session, pool);
