@@ -210,6 +210,7 @@ internal sealed class ProxyPool
         node.State == ProxyHealthState.Healthy
         && !_outage
         && node.InFlight < node.MaxConcurrency
+        && (node.Parent is not { } gateway || gateway.InFlight < gateway.MaxConcurrency)
         && now >= node.NextStart
         && !IsExcluded(excluded, node)
         && !IsBlocked(node, host.Key, now)
@@ -247,6 +248,12 @@ internal sealed class ProxyPool
     public void OnGranted(ProxyNode node, HostState host, bool probe, long now)
     {
         node.InFlight++;
+        if (node.Parent is { } gateway)
+        {
+            // A gateway's limit covers all the identities rendered from it.
+            gateway.InFlight++;
+        }
+
         node.Attempts++;
         if (node.MinDelayTicks > 0)
         {
@@ -272,6 +279,11 @@ internal sealed class ProxyPool
     public void OnReleased(ProxyNode node, HostState host, bool probe, ResponseClass? outcome, long latencyTicks, long now)
     {
         node.InFlight--;
+        if (node.Parent is { } owner)
+        {
+            owner.InFlight--;
+        }
+
         if (host.ProxyGroups is { } groups && groups.TryGetValue(node.GroupId, out var inGroup))
         {
             if (inGroup <= 1)

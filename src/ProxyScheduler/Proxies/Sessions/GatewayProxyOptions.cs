@@ -63,6 +63,9 @@ public sealed class GatewayProxyOptions
     /// </summary>
     public string? ExitHeader { get; set; }
 
+    /// <summary>Gets or sets the most attempts in flight through the whole gateway (every identity rendered from it); <see langword="null"/> for the pool's default per proxy.</summary>
+    public int? MaxConcurrency { get; set; }
+
     /// <summary>Gets or sets the most attempts in flight through one rendered identity; <see langword="null"/> for the pool's default.</summary>
     public int? MaxConcurrencyPerIdentity { get; set; }
 }

@@ -130,6 +130,26 @@ public sealed class GatewayTests
     }
 
     [Fact]
+    public async Task GatewayLimit_CoversEveryRenderedIdentity()
+    {
+        using var sut = CreateSut(g => g.MaxConcurrency = 3);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sut.Behavior = async (_, _) =>
+        {
+            await gate.Task;
+            return FakeHandler.Response(HttpStatusCode.OK);
+        };
+
+        var sends = Enumerable.Range(0, 10).Select(i => sut.Scheduler.SendAsync(new ScheduledRequest($"http://h{i}.test/") { SessionKey = $"s{i}" })).ToList();
+        await Eventually.TrueAsync(() => sut.Sent.Count == 3, "three sessions go through the gateway");
+        await Eventually.StaysFalseAsync(() => sut.Sent.Count > 3, "the gateway's limit holds across its sessions' identities");
+        gate.SetResult();
+
+        await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(10));
+        sut.Sent.Select(s => s.ProxyId).Distinct().Should().HaveCount(10, "each session still has its own identity");
+    }
+
+    [Fact]
     public async Task Session_RotatesBeforeTheProvidersLifetime()
     {
         using var sut = CreateSut(g => g.SessionLifetime = TimeSpan.FromMinutes(10), s => s.IdleTimeout = TimeSpan.FromHours(1));

@@ -44,6 +44,11 @@ internal sealed class GatewayDefinition
         UseSessionKeyAsSessionId = options.UseSessionKeyAsSessionId;
         ExitHeader = options.ExitHeader;
         MaxConcurrencyPerIdentity = options.MaxConcurrencyPerIdentity;
+        MaxConcurrency = options.MaxConcurrency;
+        if (MaxConcurrency is < 1 || MaxConcurrencyPerIdentity is < 1)
+        {
+            throw new ArgumentException("GatewayProxyOptions.MaxConcurrency and MaxConcurrencyPerIdentity must be at least 1 when set.", nameof(options));
+        }
         if (!_user.Names.Contains("session") && !_password.Names.Contains("session"))
         {
             throw new ArgumentException("The gateway's templates have no {session} placeholder, so sessions could not stick.", nameof(options));
@@ -71,6 +76,8 @@ internal sealed class GatewayDefinition
     public string? ExitHeader { get; }
 
     public int? MaxConcurrencyPerIdentity { get; }
+
+    public int? MaxConcurrency { get; }
 
     public IReadOnlyDictionary<string, string> Tags { get; }
 
@@ -113,7 +120,7 @@ internal sealed class GatewayDefinition
         return new ProxyEndpoint(scheme, Address.IdnHost, Address.Port, user, password.Length == 0 ? null : password)
         {
             Tags = Tags.Count == 0 ? null! : new Dictionary<string, string>(Tags, StringComparer.OrdinalIgnoreCase),
-            MaxConcurrency = MaxConcurrencyPerIdentity,
+            MaxConcurrency = sessionId is null && tags is null ? MaxConcurrency : MaxConcurrencyPerIdentity,
             Gateway = this,
         };
     }
