@@ -13,7 +13,8 @@ namespace ProxyScheduler.Benchmarks;
 
 /// <summary>
 /// Lease and release of a proxy through the dispatcher (host permit + proxy permit + global permit, then the release
-/// with its health update) from pools of 100, 10,000 and 100,000 proxies, against the same dispatch without a proxy.
+/// with its health update) from pools of 100, 10,000 and 100,000 proxies, against the same dispatch without a proxy;
+/// and the same for 1,000 sticky sessions, each bound to its proxy.
 /// </summary>
 [MemoryDiagnoser]
 #pragma warning disable CA1001 // BenchmarkDotNet disposes through [GlobalCleanup].
@@ -21,6 +22,7 @@ public class ProxySelectionBenchmarks
 {
     private Dispatcher _direct = null!;
     private Dispatcher _proxied = null!;
+    private ProxyScheduler.Proxies.Sessions.SessionState[] _sessions = null!;
     private SchedulerMetrics _metrics = null!;
     private HostKey[] _hosts = null!;
     private int _next;
@@ -37,7 +39,9 @@ public class ProxySelectionBenchmarks
         var pool = new ProxyPool(options.ProxyPool, new PowerOfTwoChoicesSelector(), TimeProvider.System,
             new ProxyIdentityRegistry(new OptionsCache<HttpClientFactoryOptions>()), NullLogger.Instance, _metrics);
         _direct = new Dispatcher(64, new HostSettingsResolver(options), TimeProvider.System);
-        _proxied = new Dispatcher(64, new HostSettingsResolver(options), TimeProvider.System, pool);
+        _proxied = new Dispatcher(64, new HostSettingsResolver(options), TimeProvider.System, pool,
+            new ProxyScheduler.Proxies.Sessions.Internal.SessionBinder(new ProxyScheduler.Proxies.Sessions.SessionOptions { IdleTimeout = TimeSpan.FromDays(1), Lifetime = TimeSpan.FromDays(1) }, TimeProvider.System));
+        _sessions = [.. Enumerable.Range(0, 1_000).Select(i => new ProxyScheduler.Proxies.Sessions.SessionState($"session-{i}", TimeProvider.System.GetUtcNow()))];
         _proxied.UpdateProxies(Enumerable.Range(0, Proxies).Select(i => new ProxyEndpoint(ProxyScheme.Http, $"10.{i / 65536 % 256}.{i / 256 % 256}.{i % 256}", 8080)));
         _hosts = [.. Enumerable.Range(0, 50).Select(i => new HostKey($"h{i}.test", 80))];
     }
@@ -60,6 +64,15 @@ public class ProxySelectionBenchmarks
     public void Proxy_LeaseRelease()
     {
         _proxied.Release(Completed(_proxied.AcquireAsync(_hosts[_next++ % _hosts.Length], 0, null, null, CancellationToken.None)), ResponseClass.Success, 1000);
+    }
+
+    /// <summary>A sticky session's lease: its bound proxy (checked for expiry, health and blocks) instead of a selection.</summary>
+    [Benchmark]
+    public void Session_LeaseRelease()
+    {
+        var session = _sessions[_next % _sessions.Length];
+        var lease = Completed(_proxied.AcquireAsync(_hosts[_next++ % _hosts.Length], 0, null, null, session, CancellationToken.None));
+        _proxied.Release(lease, ResponseClass.Success, 1000, session);
     }
 
     private static DispatchLease Completed(ValueTask<DispatchLease> pending) =>
