@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -102,26 +101,7 @@ public sealed class GatewayIntegrationTests(TargetServerFixture fixture) : IClas
     public async Task SessionKeysAndRenderedUserNames_AppearInNoLogMetricTagOrMessage()
     {
         var logs = new CapturingLoggerProvider();
-        var tags = new List<string>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == "ProxyScheduler")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, _, measurementTags, _) =>
-        {
-            lock (tags)
-            {
-                foreach (var tag in measurementTags)
-                {
-                    tags.Add($"{tag.Key}={tag.Value}");
-                }
-            }
-        });
-        listener.Start();
+        using var metrics = new MetricTagCapture();
         var sut = CreateSut(s => s.WhenBindingLost = SessionBindingPolicy.Fail, services => services.AddLogging(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(logs)));
         var texts = new List<string>();
         for (var i = 0; i < 6; i++)
@@ -140,9 +120,10 @@ public sealed class GatewayIntegrationTests(TargetServerFixture fixture) : IClas
         }
 
         texts.AddRange(sut.GetSnapshot().Proxies.Select(p => p.ToString() + p.Address));
-        var all = string.Join('\n', logs.Lines.Concat(tags).Concat(texts));
+        var all = string.Join('\n', logs.Lines.Concat(metrics.Tags).Concat(texts));
 
         texts.Count(t => t.Contains("RequestFailedException", StringComparison.Ordinal)).Should().Be(6, "every killed session failed, typed");
+        metrics.Tags.Should().Contain(t => t.StartsWith("proxy.id=px-", StringComparison.Ordinal), "the run did record metric tags");
         all.Should().NotContain("SECRETKEY", "session keys are never logged, tagged or put in a message");
         all.Should().NotContain("acmeUSER", "nor the rendered user names, which carry the account and the session id");
         all.Should().NotContain("sessid-").And.NotContain("gw-s3cret");

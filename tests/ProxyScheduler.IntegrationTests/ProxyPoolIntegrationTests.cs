@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -268,26 +267,7 @@ public sealed class ProxyPoolIntegrationTests(TargetServerFixture fixture) : ICl
             ProxyEndpoint.Parse($"127.0.0.1:{FaultyProxy.RefusingPort()}:daveUSER:d4vePASS"),
         };
         var logs = new CapturingLoggerProvider();
-        var tags = new List<string>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == "ProxyScheduler")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, _, measurementTags, _) =>
-        {
-            lock (tags)
-            {
-                foreach (var tag in measurementTags)
-                {
-                    tags.Add($"{tag.Key}={tag.Value}");
-                }
-            }
-        });
-        listener.Start();
+        using var metrics = new MetricTagCapture();
         var sut = CreateSut(proxies, o =>
         {
             o.ProxyPool.QuarantineAfter = 1;
@@ -312,13 +292,12 @@ public sealed class ProxyPoolIntegrationTests(TargetServerFixture fixture) : ICl
             failures.Add(proxy.ToString());
         }
 
-        listener.RecordObservableInstruments();
-        var text = string.Join('\n', logs.Lines.Concat(tags).Concat(failures)
+        var text = string.Join('\n', logs.Lines.Concat(metrics.Tags).Concat(failures)
             .Concat(outcomes.Select(o => o.Exception?.ToString() ?? o.Response!.ToString() + o.Response.Proxy))
             .Concat(sut.GetSnapshot().Proxies.Select(p => p.ToString() + p.Address)));
 
         logs.Lines.Should().Contain(l => l.Contains("quarantined", StringComparison.Ordinal), "the run did log proxy events");
-        tags.Should().Contain(t => t.StartsWith("proxy.id=px-", StringComparison.Ordinal), "the run did record metric tags by opaque id");
+        metrics.Tags.Should().Contain(t => t.StartsWith("proxy.id=px-", StringComparison.Ordinal), "the run did record metric tags by opaque id");
         foreach (var secret in secrets)
         {
             text.Should().NotContain(secret, "credentials never appear in logs, metric tags, exception messages or ToString()");

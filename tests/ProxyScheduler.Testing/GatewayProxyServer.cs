@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -14,29 +13,15 @@ namespace ProxyScheduler.Testing;
 /// the label in an <c>X-Exit-Label</c> header. It records which user names each TCP connection carried, and a session
 /// can be killed (its requests then get 502), as a provider drops a session.
 /// </summary>
-public sealed partial class GatewayProxyServer : IAsyncDisposable
+public sealed partial class GatewayProxyServer : LoopbackTcpServer
 {
-    private readonly TcpListener _listener;
-    private readonly CancellationTokenSource _stop = new();
     private readonly HttpClient _forward = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
     private readonly ConcurrentDictionary<string, string> _labels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _killed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, ConcurrentDictionary<string, bool>> _usersByConnection = new();
-    private readonly List<TcpClient> _clients = [];
-    private readonly Task _loop;
-    private int _connections;
     private int _labelsIssued;
 
-    public GatewayProxyServer(string password)
-    {
-        Password = password;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _loop = AcceptAsync();
-    }
-
-    public int Port { get; }
+    public GatewayProxyServer(string password) => Password = password;
 
     public string Password { get; }
 
@@ -56,65 +41,24 @@ public sealed partial class GatewayProxyServer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    protected override async ValueTask DisposeCoreAsync()
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        _listener.Stop();
-        lock (_clients)
-        {
-            foreach (var client in _clients)
-            {
-                client.Dispose();
-            }
-        }
-
-        try
-        {
-            await _loop.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
         _forward.Dispose();
-        _stop.Dispose();
+        await base.DisposeCoreAsync().ConfigureAwait(false);
     }
 
     [GeneratedRegex("sessid-([A-Za-z0-9]+)")]
     private static partial Regex SessionPattern();
 
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            TcpClient client;
-            try
-            {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token).ConfigureAwait(false);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-
-            lock (_clients)
-            {
-                _clients.Add(client);
-            }
-
-            _ = ServeAsync(client, Interlocked.Increment(ref _connections));
-        }
-    }
-
-    private async Task ServeAsync(TcpClient client, int connection)
+    protected override async Task ServeAsync(TcpClient client, int connection)
     {
         try
         {
             var stream = client.GetStream();
             var reader = new BufferedReader(stream);
-            while (!_stop.IsCancellationRequested)
+            while (!Stopping.IsCancellationRequested)
             {
-                var head = await reader.ReadHeadAsync(_stop.Token).ConfigureAwait(false);
+                var head = await reader.ReadHeadAsync(Stopping).ConfigureAwait(false);
                 if (head is null)
                 {
                     return;
@@ -125,7 +69,7 @@ public sealed partial class GatewayProxyServer : IAsyncDisposable
                 var headers = lines.Skip(1).Where(l => l.Contains(':', StringComparison.Ordinal))
                     .Select(l => (Name: l[..l.IndexOf(':', StringComparison.Ordinal)].Trim(), Value: l[(l.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim())).ToList();
                 var length = headers.Where(h => h.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)).Select(h => int.Parse(h.Value, CultureInfo.InvariantCulture)).FirstOrDefault();
-                var body = length > 0 ? await reader.ReadBodyAsync(length, _stop.Token).ConfigureAwait(false) : [];
+                var body = length > 0 ? await reader.ReadBodyAsync(length, Stopping).ConfigureAwait(false) : [];
                 var auth = headers.FirstOrDefault(h => h.Name.Equals("Proxy-Authorization", StringComparison.OrdinalIgnoreCase)).Value;
                 if (auth is null || !auth.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
                 {
@@ -160,8 +104,8 @@ public sealed partial class GatewayProxyServer : IAsyncDisposable
                     forward.Content = new ByteArrayContent(body);
                 }
 
-                using var response = await _forward.SendAsync(forward, _stop.Token).ConfigureAwait(false);
-                var content = await response.Content.ReadAsByteArrayAsync(_stop.Token).ConfigureAwait(false);
+                using var response = await _forward.SendAsync(forward, Stopping).ConfigureAwait(false);
+                var content = await response.Content.ReadAsByteArrayAsync(Stopping).ConfigureAwait(false);
                 await WriteAsync(stream, (int)response.StatusCode, response.ReasonPhrase ?? "OK", [("X-Exit-Label", label)], content).ConfigureAwait(false);
             }
         }
