@@ -115,6 +115,21 @@ public sealed class ProxyPoolBehaviourTests
     }
 
     [Fact]
+    public async Task MaxProxies_BoundsTheIdentities_AtStartAndOnReload()
+    {
+        FluentActions.Invoking(() => new ProxyTestScheduler([P1, P2, P3], o => o.ProxyPool.MaxProxies = 2).Dispose())
+            .Should().Throw<InvalidOperationException>().WithMessage("*3 proxies*MaxProxies (2)*");
+
+        var provider = new ChangingProvider([P1, P2]);
+        using var sut = new ProxyTestScheduler([], o => o.ProxyPool.MaxProxies = 2, b => b.AddProxyProvider(provider));
+        provider.Set([P1, P2, P3]);
+        await sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/"));
+
+        sut.Scheduler.GetSnapshot().Proxies.Select(p => p.Id).Should().BeEquivalentTo([P1.Id, P2.Id], "a list past the cap is rejected and the pool keeps its proxies");
+        sut.Get<ProxyIdentityRegistry>().Count.Should().Be(2);
+    }
+
+    [Fact]
     public async Task ProviderChange_ToAnEmptyList_FailsRequestsInsteadOfSendingThemDirectly()
     {
         var provider = new ChangingProvider([P1]);
