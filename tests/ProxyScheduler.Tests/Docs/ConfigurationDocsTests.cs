@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Reflection;
+using ProxyScheduler.Tests.TestSupport;
 
 namespace ProxyScheduler.Tests.Docs;
 
 /// <summary>docs/configuration.md lists every option with its real default, so the reference cannot drift from the code.</summary>
 public sealed class ConfigurationDocsTests
 {
-    private static readonly string Doc = File.ReadAllText(Path.Combine(FindRepositoryRoot(), "docs", "configuration.md"));
+    private static readonly string Doc = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "docs", "configuration.md"));
 
     public static TheoryData<string, string, object?> Options()
     {
@@ -98,18 +99,5 @@ public sealed class ConfigurationDocsTests
         var end = Doc.IndexOf("\n## ", start + section.Length, StringComparison.Ordinal);
         var body = end < 0 ? Doc[start..] : Doc[start..end];
         return body.Split('\n').FirstOrDefault(l => l.StartsWith($"| `{name}` |", StringComparison.Ordinal));
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ProxyScheduler.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (ProxyScheduler.sln) was not found above the test binaries.");
     }
 }
