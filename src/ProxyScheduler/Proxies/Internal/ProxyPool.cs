@@ -390,5 +390,5 @@ internal sealed partial class ProxyPool
     private CandidateSet BuildSet(ProxyRequirement requirement) =>
         new(this, requirement, [.. _nodes.Where(n => requirement.Matches(n.Endpoint))], _version);
 
-    private long ToTicks(TimeSpan span) => (long)(span.Ticks * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond));
+    private long ToTicks(TimeSpan span) => _time.ToTimestampTicks(span);
 }

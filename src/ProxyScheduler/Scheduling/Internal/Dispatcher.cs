@@ -24,7 +24,6 @@ internal sealed class Dispatcher : IDisposable
     private readonly HostSettingsResolver _resolver;
     private readonly int _globalLimit;
     private readonly long _idleTimeoutTicks;
-    private readonly double _ticksPerTimeSpanTick;
     private readonly Dictionary<HostKey, HostState> _hosts = [];
     private readonly Queue<HostState> _ready = new();
     private readonly Queue<HostState> _idle = new();
@@ -45,7 +44,6 @@ internal sealed class Dispatcher : IDisposable
         _globalLimit = globalLimit;
         _resolver = resolver;
         _time = time;
-        _ticksPerTimeSpanTick = (double)time.TimestampFrequency / TimeSpan.TicksPerSecond;
         _idleTimeoutTicks = ToTimestampTicks(SchedulerDefaults.HostIdleTimeout);
     }
 
@@ -752,6 +750,6 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
-    private long ToTimestampTicks(TimeSpan span) => (long)(span.Ticks * _ticksPerTimeSpanTick);
+    private long ToTimestampTicks(TimeSpan span) => _time.ToTimestampTicks(span);
 }
 

@@ -178,7 +178,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
         if ((request.Deadline ?? _deadline) is { } deadline)
         {
-            waiter.DeadlineAt = _time.GetTimestamp() + (long)(deadline.Ticks * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond));
+            waiter.DeadlineAt = _time.GetTimestamp() + _time.ToTimestampTicks(deadline);
         }
 
         _dispatcher.Enqueue(waiter, request.HostKey, request.Priority);

@@ -20,7 +20,7 @@ internal sealed class SessionBinder
     {
         _options = options;
         _time = time;
-        _minDelayTicks = (long)(options.MinDelay.Ticks * ((double)time.TimestampFrequency / TimeSpan.TicksPerSecond));
+        _minDelayTicks = time.ToTimestampTicks(options.MinDelay);
     }
 
     public bool FailOnLoss => _options.WhenBindingLost == SessionBindingPolicy.Fail;
