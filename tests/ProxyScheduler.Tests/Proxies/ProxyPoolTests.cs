@@ -393,6 +393,32 @@ public sealed class ProxyPoolTests
     }
 
     [Fact]
+    public async Task DeadlinesOfManyQueuedBatchItems_AllEnd_NotOnlyTheFirstLookahead()
+    {
+        // Regression (issue 3, found by a soak run): when the first waiters of a host failed their deadline, the host
+        // parked without a timer and the waiters behind them never ended.
+        using var sut = CreateSut([P1]);
+        sut.Behavior = (_, _) => Task.FromResult(FakeHandler.Response(HttpStatusCode.Forbidden, "blocked"));
+        (await sut.Scheduler.SendAsync(new ScheduledRequest("http://shop.test/"))).StatusCode.Should().Be(HttpStatusCode.Forbidden);
+
+        var run = Task.Run(async () =>
+        {
+            var outcomes = new List<RequestOutcome>();
+            await foreach (var outcome in sut.Scheduler.SendAllAsync(Enumerable.Range(0, 60).Select(i => new ScheduledRequest($"http://shop.test/{i}") { Deadline = TimeSpan.FromSeconds(5) })))
+            {
+                outcomes.Add(outcome);
+            }
+
+            return outcomes;
+        });
+        await Eventually.TrueAsync(() => sut.Scheduler.GetSnapshot().Queued == 60, "every item waits: the only proxy is blocked by the host for 5 minutes");
+        sut.Time.Advance(TimeSpan.FromSeconds(6));
+
+        var outcomes = await run.WaitAsync(TimeSpan.FromSeconds(10));
+        outcomes.Should().HaveCount(60).And.OnlyContain(o => o.Exception is RequestFailedException && ((RequestFailedException)o.Exception).Reason == RequestFailureReason.DeadlineExceeded);
+    }
+
+    [Fact]
     public async Task ProviderWideOutage_PausesInsteadOfRetiringThePool()
     {
         var proxies = Enumerable.Range(1, 5).Select(i => ProxyEndpoint.Parse($"http://10.0.{i}.1:8080")).ToList();

@@ -397,38 +397,50 @@ internal sealed class Dispatcher : IDisposable
     /// </summary>
     private bool DispatchOne(HostState host, long now)
     {
-        var count = host.Queue.CollectLive(_lookahead!);
         var wakeAt = long.MaxValue;
         var granted = false;
-        for (var i = 0; i < count && !granted; i++)
+        var failedAny = true;
+
+        // Waiters that failed (past their deadline, or no proxy can ever serve them) leave the queue; the ones behind
+        // them are looked at in the same pass, so a host never parks without a reason to wake up.
+        while (!granted && failedAny && host.Count > 0)
         {
-            var waiter = _lookahead[i]!;
-            if (waiter.DeadlineAt != 0 && now >= waiter.DeadlineAt)
+            failedAny = false;
+            wakeAt = long.MaxValue;
+            var count = host.Queue.CollectLive(_lookahead!);
+            for (var i = 0; i < count && !granted; i++)
             {
-                FailLocked(waiter, new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited in its host queue (for the host's turn or for a proxy)."));
-                continue;
+                var waiter = _lookahead[i]!;
+                if (waiter.DeadlineAt != 0 && now >= waiter.DeadlineAt)
+                {
+                    FailLocked(waiter, new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited in its host queue (for the host's turn or for a proxy)."));
+                    failedAny = true;
+                    continue;
+                }
+
+                switch (TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out var wake, out var failure))
+                {
+                    case LeaseResult.Granted:
+                        TakeLocked(waiter);
+                        waiter.State = Waiter.Granted;
+                        waiter.OnGranted(lease);
+                        granted = true;
+                        break;
+                    case LeaseResult.Failed:
+                        FailLocked(waiter, failure!);
+                        failedAny = true;
+                        break;
+                    default:
+                        wakeAt = Math.Min(wakeAt, Math.Min(wake, waiter.DeadlineAt == 0 ? long.MaxValue : waiter.DeadlineAt));
+                        break;
+                }
             }
 
-            switch (TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out var wake, out var failure))
-            {
-                case LeaseResult.Granted:
-                    TakeLocked(waiter);
-                    waiter.State = Waiter.Granted;
-                    waiter.OnGranted(lease);
-                    granted = true;
-                    break;
-                case LeaseResult.Failed:
-                    FailLocked(waiter, failure!);
-                    break;
-                default:
-                    wakeAt = Math.Min(wakeAt, Math.Min(wake, waiter.DeadlineAt == 0 ? long.MaxValue : waiter.DeadlineAt));
-                    break;
-            }
+            Array.Clear(_lookahead);
+            host.Garbage -= host.Queue.TrimHead();
+            CompactIfMostlyCanceled(host);
         }
 
-        Array.Clear(_lookahead);
-        host.Garbage -= host.Queue.TrimHead();
-        CompactIfMostlyCanceled(host);
         if (!granted && host.Count > 0)
         {
             Park(host, now, wakeAt);

@@ -232,10 +232,18 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         CancellationToken cancellationToken,
         CancellationToken combinedToken = default)
     {
+        var deadline = request.Deadline ?? _deadline;
+        if (deadline is { } d && firstLease is not null)
+        {
+            // A batch item's deadline runs from its submission, not from its first grant.
+            var waited = _time.GetElapsedTime(firstQueuedAt);
+            deadline = d > waited ? d - waited : TimeSpan.FromTicks(1);
+        }
+
         var execution = new RequestExecution(
             request,
             request.AttemptTimeout ?? _attemptTimeout,
-            request.Deadline ?? _deadline,
+            deadline,
             _time,
             cancellationToken,
             _disposeCts.Token,
