@@ -83,4 +83,7 @@ public sealed class ProxySchedulerOptions
 
     /// <summary>Gets or sets the options of response classification.</summary>
     public Classification.ClassificationOptions Classification { get; set; } = new();
+
+    /// <summary>Gets or sets the options post-processing pipelines start from: degree of parallelism, capacity, ordering.</summary>
+    public Processing.PostProcessingOptions PostProcessing { get; set; } = new();
 }

@@ -29,6 +29,12 @@ public sealed class RequestOutcome
     /// <summary>Gets a value indicating whether the request was canceled.</summary>
     public bool IsCanceled => Exception is OperationCanceledException;
 
+    /// <summary>Gets or sets the request's position in its batch's source.</summary>
+    internal long Index { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether the request's first attempt was granted (so it took a slot of its batch's gate, if any).</summary>
+    internal bool Dispatched { get; set; }
+
     /// <summary>Describes the outcome without secrets.</summary>
     /// <returns>The response's or the failure's description.</returns>
     public override string ToString() => Response is not null

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using ProxyScheduler.Diagnostics.Internal;
+using ProxyScheduler.Transport.Internal;
 
 namespace ProxyScheduler;
 
@@ -17,7 +18,8 @@ namespace ProxyScheduler;
 public sealed class ScheduledResponse
 {
     private readonly HttpContentHeaders _sourceContentHeaders;
-    private readonly byte[] _body;
+    private ResponseBody _body;
+    private int _bodyReleased;
     private HttpContentHeaders? _contentHeaders;
 
     internal ScheduledResponse(
@@ -28,7 +30,7 @@ public sealed class ScheduledResponse
         Version version,
         HttpResponseHeaders headers,
         HttpContentHeaders sourceContentHeaders,
-        byte[] body,
+        ResponseBody body,
         ScheduledResponseTimings timings,
         int attempts,
         int redirects)
@@ -41,6 +43,7 @@ public sealed class ScheduledResponse
         Headers = headers;
         _sourceContentHeaders = sourceContentHeaders;
         _body = body;
+        BodyLength = body.Length;
         Timings = timings;
         Attempts = attempts;
         Redirects = redirects;
@@ -71,7 +74,25 @@ public sealed class ScheduledResponse
     public HttpContentHeaders ContentHeaders => _contentHeaders ?? CreateContentHeaders();
 
     /// <summary>Gets the body, decompressed when the server compressed it.</summary>
-    public ReadOnlyMemory<byte> Body => _body;
+    /// <exception cref="ObjectDisposedException">
+    /// The response went through a post-processing pipeline, which gave the body's buffer back to its pool once the
+    /// processors were done with it; keep what you need of the body in the processor's result.
+    /// </exception>
+    public ReadOnlyMemory<byte> Body
+    {
+        get
+        {
+            if (Volatile.Read(ref _bodyReleased) != 0)
+            {
+                throw new ObjectDisposedException(nameof(ScheduledResponse), "The body of this response was given back to the pool after post-processing; keep what you need of it in the processor's result.");
+            }
+
+            return _body.Memory;
+        }
+    }
+
+    /// <summary>Gets the body's length in bytes (still known after post-processing gave the body back).</summary>
+    public int BodyLength { get; private init; }
 
     /// <summary>Gets how long the request waited and ran.</summary>
     public ScheduledResponseTimings Timings { get; }
@@ -136,9 +157,9 @@ public sealed class ScheduledResponse
 
     private HttpContentHeaders CreateContentHeaders()
     {
-        // Copied on first use onto a content object that owns the buffered body, so that Content-Length is the
-        // body's length and nothing refers to the disposed network content.
-        var holder = new ByteArrayContent(_body);
+        // Copied on first use onto an empty content object, with Content-Length set to the buffered body's length, so
+        // that nothing refers to the disposed network content or to a pooled body buffer.
+        var holder = new ByteArrayContent([]);
         foreach (var header in _sourceContentHeaders.NonValidated)
         {
             if (!string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
@@ -147,8 +168,20 @@ public sealed class ScheduledResponse
             }
         }
 
+        holder.Headers.ContentLength = BodyLength;
         Interlocked.CompareExchange(ref _contentHeaders, holder.Headers, null);
         return _contentHeaders;
+    }
+
+    /// <summary>Gives a pooled body back to its pool, once; afterwards <see cref="Body"/> throws.</summary>
+    internal void ReleaseBody()
+    {
+        if (Interlocked.Exchange(ref _bodyReleased, 1) == 0)
+        {
+            var body = _body;
+            _body = ResponseBody.Empty;
+            body.Return();
+        }
     }
 
     /// <summary>Returns the status code and the redacted URI.</summary>

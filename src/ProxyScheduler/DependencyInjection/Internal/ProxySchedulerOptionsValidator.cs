@@ -61,6 +61,15 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
 
         ValidateProxies(errors, options);
 
+        if (options.PostProcessing is null)
+        {
+            errors.Add($"{_prefix}:PostProcessing must not be null.");
+        }
+        else
+        {
+            Processing.Internal.PostProcessingDefaults.Validate(options.PostProcessing, $"{_prefix}:PostProcessing:", errors);
+        }
+
         if (options.DefaultHost is null)
         {
             errors.Add($"{_prefix}:DefaultHost must not be null.");

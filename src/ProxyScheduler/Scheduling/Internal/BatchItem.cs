@@ -3,15 +3,20 @@ namespace ProxyScheduler.Scheduling.Internal;
 /// <summary>One request of a <see cref="BatchRun"/>, queued lightly until its first attempt is granted.</summary>
 internal sealed class BatchItem : DeferredWaiter
 {
-    public BatchItem(BatchRun batch, ScheduledRequest request)
+    public BatchItem(BatchRun batch, ScheduledRequest request, long index)
     {
         Batch = batch;
         Request = request;
+        Index = index;
+        Gate = batch.Gate;
     }
 
     public BatchRun Batch { get; }
 
     public ScheduledRequest Request { get; }
+
+    /// <summary>Gets the request's position in the batch's source.</summary>
+    public long Index { get; }
 
     public override object? Group => Batch;
 
@@ -19,14 +24,22 @@ internal sealed class BatchItem : DeferredWaiter
     {
         if (Failure is { } failure)
         {
-            Batch.CompleteFailed(Request, failure);
+            Batch.CompleteFailed(this, failure);
             return;
         }
 
         Batch.RunItem(this);
     }
 
-    public override void OnCanceled(CancellationToken cancellationToken) => Batch.CompleteCanceled(Request, cancellationToken);
+    /// <summary>Hands over the outcome of the request, which ran after its first attempt was granted.</summary>
+    public void Complete(RequestOutcome outcome)
+    {
+        outcome.Index = Index;
+        outcome.Dispatched = true;
+        Batch.Complete(outcome);
+    }
 
-    public override void OnDisposed() => Batch.CompleteDisposed(Request);
+    public override void OnCanceled(CancellationToken cancellationToken) => Batch.CompleteCanceled(this, cancellationToken);
+
+    public override void OnDisposed() => Batch.CompleteDisposed(Request, Index);
 }

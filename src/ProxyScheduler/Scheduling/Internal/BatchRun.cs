@@ -11,6 +11,11 @@ namespace ProxyScheduler.Scheduling.Internal;
 /// execution only when its first attempt is granted. Outcomes are yielded in completion order; a failure is an outcome,
 /// not an exception that ends the batch.
 /// </summary>
+/// <remarks>
+/// A post-processing run sets three more things: a <see cref="Gate"/> (the dispatcher grants the batch's requests only
+/// while it has a free slot), a <see cref="BodyPool"/> (bodies stay in rented buffers), and a window it releases itself
+/// (<see cref="ReleaseWindow"/>), for input order.
+/// </remarks>
 #pragma warning disable CA1001 // The window is disposed when the run ends, in RunAsync.
 internal sealed class BatchRun
 #pragma warning restore CA1001
@@ -24,20 +29,45 @@ internal sealed class BatchRun
     private CancellationToken _callerToken;
     private CancellationToken _batchToken;
     private readonly int _refillThreshold;
+    private readonly bool _releaseWindowOnRead;
     private int _outstanding = 1; // the pump itself
     private int _admitted;
+    private long _nextIndex;
     private TaskCompletionSource? _refill;
 
     public BatchRun(RequestScheduler scheduler, IAsyncEnumerable<ScheduledRequest> source)
+        : this(scheduler, source, scheduler.QueueLimit, releaseWindowOnRead: true, gate: null, bodyPool: null)
+    {
+    }
+
+    /// <param name="scheduler">The scheduler.</param>
+    /// <param name="source">The requests.</param>
+    /// <param name="window">The most requests read from the source whose outcomes are not yet released.</param>
+    /// <param name="releaseWindowOnRead">Whether reading an outcome releases its window slot; otherwise the caller calls <see cref="ReleaseWindow"/>.</param>
+    /// <param name="gate">The gate whose slot each request needs before its first attempt is granted.</param>
+    /// <param name="bodyPool">The pool response bodies are rented from.</param>
+    public BatchRun(RequestScheduler scheduler, IAsyncEnumerable<ScheduledRequest> source, int window, bool releaseWindowOnRead, DispatchGate? gate, System.Buffers.ArrayPool<byte>? bodyPool)
     {
         _scheduler = scheduler;
         _source = source;
-        _window = new SemaphoreSlim(scheduler.QueueLimit, scheduler.QueueLimit);
+        _window = new SemaphoreSlim(window, window);
+        _releaseWindowOnRead = releaseWindowOnRead;
+        Gate = gate;
+        BodyPool = bodyPool;
 
         // When the batch fills the scheduler, the pump sleeps until a step of slots is free and then refills in one
         // go, instead of waking once per completed request.
         _refillThreshold = scheduler.QueueLimit - Math.Clamp(scheduler.QueueLimit / 8, 1, 1024);
     }
+
+    /// <summary>Gets the gate of the batch's requests, if any.</summary>
+    public DispatchGate? Gate { get; }
+
+    /// <summary>Gets the pool response bodies are rented from, if any.</summary>
+    public System.Buffers.ArrayPool<byte>? BodyPool { get; }
+
+    /// <summary>Gives back the window slot of one outcome (when the window is not released on read).</summary>
+    public void ReleaseWindow() => _window.Release();
 
     public async IAsyncEnumerable<RequestOutcome> RunAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -50,7 +80,11 @@ internal sealed class BatchRun
         {
             await foreach (var outcome in _outcomes.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                _window.Release();
+                if (_releaseWindowOnRead)
+                {
+                    _window.Release();
+                }
+
                 yield return outcome;
             }
         }
@@ -61,7 +95,11 @@ internal sealed class BatchRun
             await cts.CancelAsync().ConfigureAwait(false);
             await _allEnded.Task.ConfigureAwait(false);
             await removeQueued.DisposeAsync().ConfigureAwait(false);
-            _window.Dispose();
+            if (_releaseWindowOnRead)
+            {
+                // Otherwise the caller may still release slots after the run; the semaphore holds no wait handle then.
+                _window.Dispose();
+            }
         }
 
         if (_sourceError is not null)
@@ -72,7 +110,7 @@ internal sealed class BatchRun
 
     /// <summary>Runs an item whose first attempt was granted; called on a pool thread. The outcome comes back through <see cref="Complete"/>.</summary>
     public void RunItem(BatchItem item) =>
-        _ = _scheduler.ExecuteAdmittedAsync(item.Request, item.Lease, item.QueuedAt, this, item.SessionRebindsAtQueue, _callerToken, _batchToken);
+        _ = _scheduler.ExecuteAdmittedAsync(item.Request, item.Lease, item.QueuedAt, item, item.SessionRebindsAtQueue, _callerToken, _batchToken);
 
     /// <summary>Records the outcome of one admitted request, gives its admission slot back, and ends the batch after the last.</summary>
     public void Complete(RequestOutcome outcome)
@@ -97,28 +135,28 @@ internal sealed class BatchRun
         }
     }
 
-    public void CompleteDisposed(ScheduledRequest request) => Complete(new RequestOutcome(request, null, new RequestFailedException(
+    public void CompleteDisposed(ScheduledRequest request, long index) => Complete(new RequestOutcome(request, null, new RequestFailedException(
         RequestFailureReason.SchedulerDisposed,
         UriRedactor.Redact(request.RequestUri),
         0,
         null,
         $"The scheduler was disposed before the request to {UriRedactor.Redact(request.RequestUri)} started.",
-        null)));
+        null)) { Index = index });
 
     /// <summary>Ends a request that the dispatcher could never serve (no proxy for it, or its deadline passed while it waited).</summary>
-    public void CompleteFailed(ScheduledRequest request, Exception failure) =>
-        Complete(new RequestOutcome(request, null, RequestScheduler.TranslateDispatchFailure(request, failure)));
+    public void CompleteFailed(BatchItem item, Exception failure) =>
+        Complete(new RequestOutcome(item.Request, null, RequestScheduler.TranslateDispatchFailure(item.Request, failure)) { Index = item.Index });
 
     /// <summary>Ends a request that left its queue because the batch ended: canceled by the caller, or the scheduler disposed.</summary>
-    public void CompleteCanceled(ScheduledRequest request, CancellationToken cancellationToken)
+    public void CompleteCanceled(BatchItem item, CancellationToken cancellationToken)
     {
         if (_scheduler.DisposalToken.IsCancellationRequested && !_callerToken.IsCancellationRequested)
         {
-            CompleteDisposed(request);
+            CompleteDisposed(item.Request, item.Index);
             return;
         }
 
-        Complete(new RequestOutcome(request, null, new OperationCanceledException("The batch was canceled.", null, cancellationToken)));
+        Complete(new RequestOutcome(item.Request, null, new OperationCanceledException("The batch was canceled.", null, cancellationToken)) { Index = item.Index });
     }
 
     private void CancelQueued(CancellationToken cancellationToken) => _scheduler.CancelQueued(this, cancellationToken);
@@ -167,7 +205,7 @@ internal sealed class BatchRun
 
                 Interlocked.Increment(ref _outstanding);
                 Interlocked.Increment(ref _admitted);
-                Submit(enumerator.Current, cancellationToken);
+                Submit(enumerator.Current, _nextIndex++, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -227,11 +265,11 @@ internal sealed class BatchRun
     }
 
     /// <summary>Queues one admitted request; an invalid one becomes a failed outcome at once.</summary>
-    private void Submit(ScheduledRequest? request, CancellationToken cancellationToken)
+    private void Submit(ScheduledRequest? request, long index, CancellationToken cancellationToken)
     {
         if (request is null)
         {
-            Complete(new RequestOutcome(null, null, new ArgumentException("The request source yielded a null request.")));
+            Complete(new RequestOutcome(null, null, new ArgumentException("The request source yielded a null request.")) { Index = index });
             return;
         }
 
@@ -242,19 +280,19 @@ internal sealed class BatchRun
         }
         catch (ArgumentException ex)
         {
-            Complete(new RequestOutcome(request, null, ex));
+            Complete(new RequestOutcome(request, null, ex) { Index = index });
             return;
         }
 
         if (cancellationToken.IsCancellationRequested)
         {
-            Complete(new RequestOutcome(request, null, new OperationCanceledException(cancellationToken)));
+            Complete(new RequestOutcome(request, null, new OperationCanceledException(cancellationToken)) { Index = index });
             return;
         }
 
         try
         {
-            _scheduler.EnqueueFirstAttempt(new BatchItem(this, request), request);
+            _scheduler.EnqueueFirstAttempt(new BatchItem(this, request, index), request);
             if (cancellationToken.IsCancellationRequested)
             {
                 // Canceled while it was being queued: the batch's own cancellation may have swept the queues before.
@@ -263,7 +301,7 @@ internal sealed class BatchRun
         }
         catch (ObjectDisposedException)
         {
-            CompleteDisposed(request);
+            CompleteDisposed(request, index);
         }
     }
 }

@@ -34,6 +34,7 @@ internal sealed class Dispatcher : IDisposable
     private List<HostState> _parkedSpare = [];
     private int _inFlight;
     private int _queued;
+    private int _openGates;
     private bool _disposed;
 
     public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null, SessionBinder? sessions = null)
@@ -112,13 +113,14 @@ internal sealed class Dispatcher : IDisposable
             SweepIdle(now);
             var host = GetOrCreateHost(key);
             waiter.QueuedAt = now;
-            if (CanStartNow(host, now))
+            if (CanStartNow(host, now) && waiter.Gate is not { Free: 0 })
             {
                 switch (TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out _, out var failure))
                 {
                     case LeaseResult.Granted:
                         waiter.Host = host;
                         waiter.State = Waiter.Granted;
+                        TakeGateSlot(waiter);
                         waiter.OnGranted(lease);
                         return;
                     case LeaseResult.Failed:
@@ -130,6 +132,55 @@ internal sealed class Dispatcher : IDisposable
             }
 
             EnqueueLocked(waiter, host, priority, now);
+        }
+    }
+
+    /// <summary>Opens a gate of <paramref name="capacity"/> slots for a group's waiters (see <see cref="DispatchGate"/>).</summary>
+    /// <returns>The gate; close it with <see cref="CloseGate"/> when the group ends.</returns>
+    public DispatchGate OpenGate(int capacity)
+    {
+        var gate = new DispatchGate(capacity);
+        lock (_lock)
+        {
+            _openGates++;
+        }
+
+        return gate;
+    }
+
+    /// <summary>The group of <paramref name="gate"/> ended (none of its waiters is queued any more).</summary>
+    public void CloseGate(DispatchGate gate)
+    {
+        lock (_lock)
+        {
+            if (!gate.Closed)
+            {
+                gate.Closed = true;
+                _openGates--;
+                gate.Blocked.Clear();
+                gate.BlockedSet.Clear();
+            }
+        }
+    }
+
+    /// <summary>Gives one slot of <paramref name="gate"/> back, and lets the hosts it held back try again until the free slots are taken.</summary>
+    public void ReleaseGate(DispatchGate gate)
+    {
+        lock (_lock)
+        {
+            gate.Free++;
+            if (_disposed || gate.Closed)
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
+            while (gate.Free > 0 && gate.Blocked.TryDequeue(out var host))
+            {
+                gate.BlockedSet.Remove(host);
+                Schedule(host, now);
+                DispatchLocked(now);
+            }
         }
     }
 
@@ -373,7 +424,7 @@ internal sealed class Dispatcher : IDisposable
                 continue;
             }
 
-            if (_pool is null)
+            if (_pool is null && _openGates == 0)
             {
                 var waiter = DequeueLive(host);
                 _queued--;
@@ -418,11 +469,23 @@ internal sealed class Dispatcher : IDisposable
                     continue;
                 }
 
+                if (waiter.Gate is { Free: 0 } gate)
+                {
+                    // Its group holds all the responses it may: it waits for a slot, and the gate remembers the host.
+                    if (!gate.Closed && gate.BlockedSet.Add(host))
+                    {
+                        gate.Blocked.Enqueue(host);
+                    }
+
+                    continue;
+                }
+
                 switch (TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out var wake, out var failure))
                 {
                     case LeaseResult.Granted:
                         TakeLocked(waiter);
                         waiter.State = Waiter.Granted;
+                        TakeGateSlot(waiter);
                         waiter.OnGranted(lease);
                         granted = true;
                         break;
@@ -456,6 +519,14 @@ internal sealed class Dispatcher : IDisposable
         waiter.Host.Count--;
         waiter.Host.Garbage++;
         _queued--;
+    }
+
+    private static void TakeGateSlot(Waiter waiter)
+    {
+        if (waiter.Gate is { } gate)
+        {
+            gate.Free--;
+        }
     }
 
     private void FailLocked(Waiter waiter, Exception failure)
@@ -571,7 +642,8 @@ internal sealed class Dispatcher : IDisposable
     /// <summary>Keeps a host whose waiters found no proxy out of the ready ring until a proxy event (or <paramref name="wakeAt"/>) wakes it.</summary>
     private void Park(HostState host, long now, long wakeAt)
     {
-        if (!host.Parked)
+        // Without a pool no proxy event can wake a host: only its timer or a gate's freed slot (which remembers it).
+        if (!host.Parked && _pool is not null)
         {
             host.Parked = true;
             _parked.Add(host);

@@ -50,6 +50,9 @@ internal sealed class RequestExecution : IDisposable
 
     public ScheduledRequest Request { get; }
 
+    /// <summary>Gets or sets the pool the response body is rented from (a post-processing run's), or <see langword="null"/> for an exact array.</summary>
+    public System.Buffers.ArrayPool<byte>? BodyPool { get; set; }
+
     public Uri Uri { get; private set; }
 
     public HttpMethod Method { get; private set; }

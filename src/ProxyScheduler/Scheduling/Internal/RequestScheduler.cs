@@ -95,6 +95,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _transport = new HttpTransport(handlerFactory);
         _admission = new SemaphoreSlim(options.QueueLimit, options.QueueLimit);
         QueueLimit = options.QueueLimit;
+        PostProcessingDefaults = (options.PostProcessing ?? new Processing.PostProcessingOptions()).Clone();
         _attemptTimeout = options.AttemptTimeout;
         _deadline = options.Deadline;
         _maxBodySize = options.MaxResponseBodySize;
@@ -113,6 +114,33 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     }
 
     public int QueueLimit { get; }
+
+    /// <summary>Gets the global concurrency limit.</summary>
+    internal int MaxConcurrency => _dispatcher.GlobalLimit;
+
+    /// <summary>Gets the largest response body read.</summary>
+    internal long MaxResponseBodySize => _maxBodySize;
+
+    /// <summary>Gets the options post-processing pipelines start from.</summary>
+    internal Processing.PostProcessingOptions PostProcessingDefaults { get; }
+
+    /// <summary>The library's scheduler behind <paramref name="scheduler"/>, which the post-processing stage needs.</summary>
+    /// <exception cref="ArgumentException">It is another implementation of <see cref="IRequestScheduler"/>.</exception>
+    internal static RequestScheduler From(IRequestScheduler scheduler, string paramName)
+    {
+        ArgumentNullException.ThrowIfNull(scheduler, paramName);
+        return scheduler as RequestScheduler ?? throw new ArgumentException(
+            $"Post-processing needs the scheduler registered by AddProxyScheduler (it holds back dispatching when processing falls behind); {scheduler.GetType().Name} is another implementation of IRequestScheduler.",
+            paramName);
+    }
+
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    internal DispatchGate OpenGate(int capacity) => _dispatcher.OpenGate(capacity);
+
+    internal void ReleaseGate(DispatchGate gate) => _dispatcher.ReleaseGate(gate);
+
+    internal void CloseGate(DispatchGate gate) => _dispatcher.CloseGate(gate);
 
     public Task<ScheduledResponse> SendAsync(ScheduledRequest request, CancellationToken cancellationToken = default)
     {
@@ -227,7 +255,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         ScheduledRequest request,
         DispatchLease? firstLease,
         long firstQueuedAt,
-        BatchRun? sink,
+        BatchItem? sink,
         int sessionRebindsAtQueue,
         CancellationToken cancellationToken,
         CancellationToken combinedToken = default)
@@ -247,7 +275,10 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             _time,
             cancellationToken,
             _disposeCts.Token,
-            combinedToken);
+            combinedToken)
+        {
+            BodyPool = sink?.Batch.BodyPool,
+        };
         if (firstLease is { } lease)
         {
             execution.SetFirstLease(lease, firstQueuedAt);
@@ -292,7 +323,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                     break;
                 }
 
-                var result = outcome.Result!;
+                using var result = outcome.Result!;
                 if (result.Class == ResponseClass.ProxyFailure)
                 {
                     // The proxy's own answer (407, 502) is not the target's: no response to return.
@@ -402,6 +433,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             var attemptCts = _attemptTokens.Rent(execution.AttemptTimeout);
             var link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), attemptCts);
             HttpResponseMessage? response = null;
+            var body = ResponseBody.Empty;
             try
             {
                 var cookies = cookieSession is null ? null : CookiesOf(cookieSession);
@@ -413,10 +445,12 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 }
 
                 var redirectTo = GetRedirectTarget(execution, response);
-                var body = redirectTo is null && execution.Method != HttpMethod.Head
-                    ? await ResponseBodyReader.ReadAsync(response.Content, _maxBodySize, attemptCts.Token).ConfigureAwait(false)
-                    : [];
-                outcomeClass = Classify(execution, lease, response, body, null);
+                if (redirectTo is null && execution.Method != HttpMethod.Head)
+                {
+                    body = await ResponseBodyReader.ReadAsync(response.Content, _maxBodySize, execution.BodyPool, attemptCts.Token).ConfigureAwait(false);
+                }
+
+                outcomeClass = Classify(execution, lease, response, body.Memory, null);
                 if (session is not null && lease.Proxy?.Endpoint.Gateway?.ExitHeader is { } exitHeader
                     && response.Headers.TryGetValues(exitHeader, out var exits) && exits.FirstOrDefault() is { Length: > 0 } exit
                     && SessionBinder.ExitChanged(session, exit))
@@ -425,23 +459,26 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                     outcomeClass = ResponseClass.ProxyFailure;
                 }
 
-                return Outcome.FromResult(new AttemptResult(response, body, redirectTo, GetRetryAfter(response)) { Class = outcomeClass.Value });
+                var result = new AttemptResult(response, body, redirectTo, GetRetryAfter(response)) { Class = outcomeClass.Value };
+                body = ResponseBody.Empty; // the result owns it now
+                return Outcome.FromResult(result);
             }
             catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException
                 && !cancellationToken.IsCancellationRequested && attemptCts.IsCancellationRequested)
             {
                 var timeout = new AttemptTimeoutException(execution.AttemptTimeout, ex);
-                outcomeClass = Classify(execution, lease, null, [], timeout);
+                outcomeClass = Classify(execution, lease, null, default, timeout);
                 return Outcome.FromException<AttemptResult>(timeout);
             }
             catch (Exception ex)
             {
                 // A canceled attempt (caller, deadline, disposal) is never classified, so never charged to the proxy.
-                outcomeClass = cancellationToken.IsCancellationRequested ? null : Classify(execution, lease, response, [], ex);
+                outcomeClass = cancellationToken.IsCancellationRequested ? null : Classify(execution, lease, response, default, ex);
                 return Outcome.FromException<AttemptResult>(ex);
             }
             finally
             {
+                body.Return();
                 response?.Dispose();
                 link.Dispose();
                 _attemptTokens.Return(attemptCts);
@@ -522,7 +559,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         }
     }
 
-    private ResponseClass Classify(RequestExecution execution, DispatchLease lease, HttpResponseMessage? response, byte[] body, Exception? exception)
+    private ResponseClass Classify(RequestExecution execution, DispatchLease lease, HttpResponseMessage? response, ReadOnlyMemory<byte> body, Exception? exception)
     {
         if (exception is ResponseTooLargeException or RequestFailedException)
         {
@@ -613,7 +650,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             result.Version,
             result.Headers,
             result.SourceContentHeaders,
-            result.Body,
+            result.TakeBody(),
             timings,
             execution.Attempts,
             execution.Redirects)
@@ -764,7 +801,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 $"ProxyScheduler:ProxyPool:Selector names the proxy selector '{name}', which is not registered (available: {string.Join(", ", all.Select(static s => s.Name).Distinct(StringComparer.OrdinalIgnoreCase))}).");
     }
 
-    private static async IAsyncEnumerable<ScheduledRequest> ToAsync(IEnumerable<ScheduledRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    internal static async IAsyncEnumerable<ScheduledRequest> ToAsync(IEnumerable<ScheduledRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         foreach (var request in requests)
         {

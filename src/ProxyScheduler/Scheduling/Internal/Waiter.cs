@@ -26,6 +26,9 @@ internal abstract class Waiter
     /// <summary>Gets or sets the timestamp after which the waiter fails as past its deadline; 0 for none.</summary>
     public long DeadlineAt { get; set; }
 
+    /// <summary>Gets or sets the gate whose slot the waiter needs before it is granted; <see langword="null"/> for none.</summary>
+    public DispatchGate? Gate { get; set; }
+
     /// <summary>Gets the group the waiter belongs to (a batch), so a group can leave the queues at once.</summary>
     public virtual object? Group => null;
 

@@ -2,12 +2,15 @@ using System.Buffers;
 
 namespace ProxyScheduler.Transport.Internal;
 
-/// <summary>Reads a response body fully into memory, enforcing a size cap before and while reading.</summary>
+/// <summary>
+/// Reads a response body fully into memory, enforcing a size cap before and while reading. Without a pool the body is
+/// an array of its exact length; with one, it stays in the array rented from that pool, which the caller gives back.
+/// </summary>
 internal static class ResponseBodyReader
 {
     private const int InitialBufferSize = 16 * 1024;
 
-    public static async ValueTask<byte[]> ReadAsync(HttpContent content, long maxSize, CancellationToken cancellationToken)
+    public static async ValueTask<ResponseBody> ReadAsync(HttpContent content, long maxSize, ArrayPool<byte>? pool, CancellationToken cancellationToken)
     {
         var declared = content.Headers.ContentLength;
         if (declared > maxSize)
@@ -17,7 +20,7 @@ internal static class ResponseBodyReader
 
         if (declared == 0)
         {
-            return [];
+            return ResponseBody.Empty;
         }
 
         var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -25,35 +28,46 @@ internal static class ResponseBodyReader
         {
             if (declared is { } length)
             {
-                // Known length: read straight into an array of exactly that size.
-                var exact = new byte[length];
+                // Known length: read straight into an array of that size (exact, or rented).
+                var exact = pool is null ? new byte[length] : pool.Rent((int)length);
                 var read = 0;
-                while (read < exact.Length)
+                try
                 {
-                    var n = await stream.ReadAsync(exact.AsMemory(read), cancellationToken).ConfigureAwait(false);
-                    if (n == 0)
+                    while (read < length)
                     {
-                        throw new HttpIOException(HttpRequestError.ResponseEnded, "The response ended before its declared Content-Length.");
-                    }
+                        var n = await stream.ReadAsync(exact.AsMemory(read, (int)length - read), cancellationToken).ConfigureAwait(false);
+                        if (n == 0)
+                        {
+                            throw new HttpIOException(HttpRequestError.ResponseEnded, "The response ended before its declared Content-Length.");
+                        }
 
-                    read += n;
+                        read += n;
+                    }
+                }
+                catch
+                {
+                    pool?.Return(exact);
+                    throw;
                 }
 
-                return exact;
+                return new ResponseBody(exact, read, pool);
             }
 
-            // Unknown length (chunked, or decompressed): read into pooled buffers, growing, then copy out once.
-            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(InitialBufferSize, Math.Max(maxSize, 1)));
+            // Unknown length (chunked, or decompressed): read into rented buffers, growing; then either keep the
+            // rented buffer (with a pool) or copy out once.
+            var rentFrom = pool ?? ArrayPool<byte>.Shared;
+            var buffer = rentFrom.Rent((int)Math.Min(InitialBufferSize, Math.Max(maxSize, 1)));
             var total = 0;
+            var keep = false;
             try
             {
                 while (true)
                 {
                     if (total == buffer.Length)
                     {
-                        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, Math.Min(maxSize + 1, Array.MaxLength)));
+                        var larger = rentFrom.Rent((int)Math.Min((long)buffer.Length * 2, Math.Min(maxSize + 1, Array.MaxLength)));
                         buffer.AsSpan(0, total).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
+                        rentFrom.Return(buffer);
                         buffer = larger;
                     }
 
@@ -70,11 +84,21 @@ internal static class ResponseBodyReader
                     }
                 }
 
-                return buffer.AsSpan(0, total).ToArray();
+                if (pool is not null)
+                {
+                    keep = true;
+                    return new ResponseBody(buffer, total, pool);
+                }
+
+                var copy = buffer.AsSpan(0, total).ToArray();
+                return new ResponseBody(copy, copy.Length, null);
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                if (!keep)
+                {
+                    rentFrom.Return(buffer);
+                }
             }
         }
     }
