@@ -66,6 +66,26 @@ public sealed class TargetServer : IAsyncDisposable
         Volatile.Write(ref _globalMax, Volatile.Read(ref _globalInFlight));
     }
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte[]> JsonDocuments = new();
+
+    /// <summary>The body of <c>/json/{kilobytes}</c>: <c>{"products":[{"id":..,"name":..,"price":..,"tags":[..],"description":..}, ...]}</c>.</summary>
+    public static byte[] CreateJson(int kilobytes)
+    {
+        var random = new Random(kilobytes);
+        var text = new System.Text.StringBuilder("{\"products\":[");
+        for (var id = 0; text.Length < kilobytes * 1024; id++)
+        {
+            if (id > 0)
+            {
+                text.Append(',');
+            }
+
+            text.Append(System.Globalization.CultureInfo.InvariantCulture, $"{{\"id\":{id},\"name\":\"Product {id} of {kilobytes}\",\"price\":{random.Next(100, 100_000) / 100.0:0.00},\"inStock\":{(random.Next(2) == 0 ? "true" : "false")},\"tags\":[\"t{random.Next(50)}\",\"t{random.Next(50)}\"],\"description\":\"Lorem ipsum dolor sit amet, consectetur adipiscing elit \\u00e9 {random.Next()}\"}}");
+        }
+
+        return System.Text.Encoding.UTF8.GetBytes(text.Append("]}").ToString());
+    }
+
     public static async Task<TargetServer> StartAsync(int hostCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hostCount);
@@ -171,6 +191,17 @@ public sealed class TargetServer : IAsyncDisposable
                     await context.Response.Body.WriteAsync(chunk.AsMemory(0, Math.Min(chunk.Length, size - sent)), aborted).ConfigureAwait(false);
                 }
 
+                return;
+            }
+
+            if (path.StartsWith("/json/", StringComparison.Ordinal) && int.TryParse(path[6..], out var kilobytes))
+            {
+                // A catalogue page of about that many KiB (the same bytes for the same size), for parsing work.
+                Exit();
+                var document = JsonDocuments.GetOrAdd(kilobytes, CreateJson);
+                context.Response.ContentType = "application/json";
+                context.Response.ContentLength = document.Length;
+                await context.Response.Body.WriteAsync(document, aborted).ConfigureAwait(false);
                 return;
             }
 

@@ -122,6 +122,10 @@ public sealed class PostProcessingPipeline<TResult>
         return ProcessAllAsync(RequestScheduler.ToAsync(requests, cancellationToken), cancellationToken);
     }
 
+    /// <summary>Returns this pipeline with another pool for its bodies (the tests count what is rented and returned).</summary>
+    internal PostProcessingPipeline<TResult> WithBodyPool(ArrayPool<byte> pool) =>
+        new(_scheduler, _chain, _settings, _scopes) { _bodies = pool };
+
     internal PostProcessingPipeline<TNext> Then<TNext>(ProcessorSource<IParallelPostProcessor<TResult, TNext>> source) =>
         new(_scheduler, new NextStep<TResult, TNext>(_chain, source), _settings, _scopes);
 
