@@ -77,20 +77,17 @@ public sealed class PostProcessingPipeline<TResult>
         return Then<TNext>(new DelegateProcessor<TResult, TNext>(process));
     }
 
-    /// <summary>Returns a pipeline with the same processors and other options; the current ones are the starting point.</summary>
+    /// <summary>
+    /// Returns a pipeline with the same processors and other options. The options this pipeline was given are the
+    /// starting point; the ones left unset keep their defaults (so a new degree of parallelism moves the default capacity).
+    /// </summary>
     /// <param name="configure">Changes the options.</param>
     /// <returns>A new pipeline.</returns>
     /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
     public PostProcessingPipeline<TResult> WithOptions(Action<PostProcessingOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
-        var options = new PostProcessingOptions
-        {
-            MaxDegreeOfParallelism = _settings.MaxDegreeOfParallelism,
-            Capacity = _settings.Capacity,
-            PreserveInputOrder = _settings.PreserveInputOrder,
-            ReorderWindow = _settings.ReorderWindow,
-        };
+        var options = _settings.Source.Clone();
         configure(options);
         return new PostProcessingPipeline<TResult>(_scheduler, _chain, PostProcessingSettings.Resolve(options, _scheduler.MaxConcurrency, nameof(configure)), _scopes);
     }
