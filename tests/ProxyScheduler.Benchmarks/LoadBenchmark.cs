@@ -177,7 +177,10 @@ public static class LoadBenchmark
         return RunResult.From(latencies.AsSpan(0, count), urls.Length, failures, stopwatch.Elapsed, allocated);
     }
 
-    private static Process StartServer(out IReadOnlyList<Uri> hosts)
+    private static Process StartServer(out IReadOnlyList<Uri> hosts) => StartServer(Hosts, out hosts);
+
+    /// <summary>Starts the loopback target in a child process (so its CPU time and memory are not the client's) with <paramref name="count"/> hosts.</summary>
+    internal static Process StartServer(int count, out IReadOnlyList<Uri> hosts)
     {
         if (Environment.GetEnvironmentVariable("PS_PORTS") is { Length: > 0 } ports)
         {
@@ -199,14 +202,14 @@ public static class LoadBenchmark
         }
 
         info.ArgumentList.Add("serve");
-        info.ArgumentList.Add(Hosts.ToString(CultureInfo.InvariantCulture));
+        info.ArgumentList.Add(count.ToString(CultureInfo.InvariantCulture));
         var process = Process.Start(info)!;
         var line = process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("The target server did not start.");
         hosts = [.. line.Split(' ').Select(p => new Uri($"http://127.0.0.1:{p}/"))];
         return process;
     }
 
-    private static string RuntimeVersion() => System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription;
+    internal static string RuntimeVersion() => System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription;
 
     /// <summary>The baseline: what a team writes by hand.</summary>
     private sealed class RawClient(int concurrency, IReadOnlyList<Uri>? proxies) : IDisposable

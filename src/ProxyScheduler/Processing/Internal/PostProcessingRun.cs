@@ -68,15 +68,38 @@ internal sealed class PostProcessingRun<TResult>
         {
             if (!ordered)
             {
-                await foreach (var item in _output.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                // Slots go back in small groups (all of them before the consumer waits), so that a full run dispatches
+                // requests in bursts instead of waking the I/O side once per item.
+                var reader = _output.Reader;
+                var group = Math.Max(1, _settings.Capacity / 8);
+                var taken = 0;
+                while (true)
                 {
-                    if (item.HoldsSlot)
+                    while (reader.TryRead(out var item))
                     {
-                        item.HoldsSlot = false;
-                        _scheduler.ReleaseGate(_gate);
+                        if (item.HoldsSlot)
+                        {
+                            item.HoldsSlot = false;
+                            if (++taken >= group)
+                            {
+                                _scheduler.ReleaseGate(_gate, taken);
+                                taken = 0;
+                            }
+                        }
+
+                        yield return item;
                     }
 
-                    yield return item;
+                    if (taken > 0)
+                    {
+                        _scheduler.ReleaseGate(_gate, taken);
+                        taken = 0;
+                    }
+
+                    if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        break;
+                    }
                 }
             }
             else

@@ -163,12 +163,12 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
-    /// <summary>Gives one slot of <paramref name="gate"/> back, and lets the hosts it held back try again until the free slots are taken.</summary>
-    public void ReleaseGate(DispatchGate gate)
+    /// <summary>Gives <paramref name="count"/> slots of <paramref name="gate"/> back, and lets the hosts it held back try again until the free slots are taken.</summary>
+    public void ReleaseGate(DispatchGate gate, int count = 1)
     {
         lock (_lock)
         {
-            gate.Free++;
+            gate.Free += count;
             if (_disposed || gate.Closed)
             {
                 return;

@@ -138,7 +138,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
     internal DispatchGate OpenGate(int capacity) => _dispatcher.OpenGate(capacity);
 
-    internal void ReleaseGate(DispatchGate gate) => _dispatcher.ReleaseGate(gate);
+    internal void ReleaseGate(DispatchGate gate, int count = 1) => _dispatcher.ReleaseGate(gate, count);
 
     internal void CloseGate(DispatchGate gate) => _dispatcher.CloseGate(gate);
 
