@@ -371,6 +371,48 @@ public sealed class PostProcessingTests(TargetServerFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task ProcessAllAsync_EnumeratedTwice_RunsTwice()
+    {
+        var host = Server.Hosts[28];
+        var sut = CreateSut(_ => { });
+        var run = sut.WithPostProcessor((r, ct) => r.BodyLength).ProcessAllAsync(Enumerable.Range(0, 30).Select(i => new ScheduledRequest(new Uri(host, $"?twice={i}"))));
+
+        var first = await run.ToListAsync();
+        var second = await run.ToListAsync();
+
+        first.Should().HaveCount(30).And.OnlyContain(r => r.Succeeded);
+        second.Should().HaveCount(30).And.OnlyContain(r => r.Succeeded);
+        second.Select(r => r.Index).Should().BeEquivalentTo(first.Select(r => r.Index));
+    }
+
+    [Fact]
+    public async Task ProcessAllAsync_SchedulerDisposedMidRun_EndsAndReportsTheRestAsDisposed()
+    {
+        var hosts = Server.Hosts.Skip(7).Take(10).ToList();
+        var sut = CreateSut(o => o.MaxConcurrency = 8);
+        var pipeline = sut.WithPostProcessor((r, ct) => r.BodyLength);
+        var items = new List<ProcessedResult<int>>();
+
+        var run = async () =>
+        {
+            await foreach (var item in pipeline.ProcessAllAsync(Enumerable.Range(0, 500).Select(i => new ScheduledRequest(new Uri(hosts[i % hosts.Count], $"delay/50?d={i}")))))
+            {
+                items.Add(item);
+                if (items.Count == 20)
+                {
+                    _provider!.Dispose();
+                }
+            }
+        };
+
+        await run.Should().NotThrowAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        items.Count.Should().BeGreaterThan(20).And.BeLessThanOrEqualTo(500);
+        items.Skip(20).Where(i => !i.Succeeded).Should().NotBeEmpty()
+            .And.OnlyContain(i => i.Status == ProcessedResultStatus.FetchFailed && ((RequestFailedException)i.Exception!).Reason == RequestFailureReason.SchedulerDisposed);
+        items.Select(i => i.Index).Should().OnlyHaveUniqueItems();
+    }
+
+    [Fact]
     public async Task AddPostProcessor_PerItemLifetimes_GiveEachItemItsOwnScope_SharedByItsChain_AndASingletonIsOne()
     {
         var host = Server.Hosts[29];

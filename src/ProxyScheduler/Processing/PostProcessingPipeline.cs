@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using ProxyScheduler.Processing.Internal;
 using ProxyScheduler.Scheduling.Internal;
@@ -109,7 +110,7 @@ public sealed class PostProcessingPipeline<TResult>
     {
         ArgumentNullException.ThrowIfNull(requests);
         _scheduler.ThrowIfDisposed();
-        return new PostProcessingRun<TResult>(_scheduler, _chain, _settings, _scopes, Bodies).RunAsync(requests, cancellationToken);
+        return RunAsync(requests, cancellationToken);
     }
 
     /// <inheritdoc cref="ProcessAllAsync(IAsyncEnumerable{ScheduledRequest}, CancellationToken)"/>
@@ -117,6 +118,16 @@ public sealed class PostProcessingPipeline<TResult>
     {
         ArgumentNullException.ThrowIfNull(requests);
         return ProcessAllAsync(RequestScheduler.ToAsync(requests, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Each enumeration is a run of its own.</summary>
+    private async IAsyncEnumerable<ProcessedResult<TResult>> RunAsync(IAsyncEnumerable<ScheduledRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var run = new PostProcessingRun<TResult>(_scheduler, _chain, _settings, _scopes, Bodies);
+        await foreach (var item in run.RunAsync(requests, cancellationToken).ConfigureAwait(false))
+        {
+            yield return item;
+        }
     }
 
     /// <summary>Returns this pipeline with another pool for its bodies (the tests count what is rented and returned).</summary>

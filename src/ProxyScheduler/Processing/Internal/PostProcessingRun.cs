@@ -8,7 +8,8 @@ using ProxyScheduler.Scheduling.Internal;
 namespace ProxyScheduler.Processing.Internal;
 
 /// <summary>
-/// One run of a <see cref="PostProcessingPipeline{TResult}"/>.
+/// One run of a <see cref="PostProcessingPipeline{TResult}"/>: one enumeration of <c>ProcessAllAsync</c> (a new run
+/// for each enumeration).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -307,13 +308,12 @@ internal sealed class PostProcessingRun<TResult>
             response.ReleaseBody();
         }
 
-        if (item is null)
+        if (item is not null)
         {
-            HandOver(new ProcessedResult<TResult>(0, null, null, ProcessedResultStatus.ProcessingFailed, default, null, null), holdsSlot: _settings.PreserveInputOrder);
-            return null;
+            // (Canceled, the item keeps its slot: the run is ending, and its gate closes with it.)
+            HandOver(item, holdsSlot: true);
         }
 
-        HandOver(item, holdsSlot: true);
         return item;
     }
 

@@ -155,7 +155,16 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     {
         ArgumentNullException.ThrowIfNull(requests);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return new BatchRun(this, requests).RunAsync(cancellationToken);
+        return RunBatchAsync(requests, cancellationToken);
+    }
+
+    /// <summary>Each enumeration of <see cref="SendAllAsync(IAsyncEnumerable{ScheduledRequest}, CancellationToken)"/> is a batch of its own.</summary>
+    private async IAsyncEnumerable<RequestOutcome> RunBatchAsync(IAsyncEnumerable<ScheduledRequest> requests, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var outcome in new BatchRun(this, requests).RunAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return outcome;
+        }
     }
 
     public IAsyncEnumerable<RequestOutcome> SendAllAsync(IEnumerable<ScheduledRequest> requests, CancellationToken cancellationToken = default)
