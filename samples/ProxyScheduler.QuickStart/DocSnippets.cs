@@ -1,6 +1,10 @@
-// The C# examples of docs/proxies.md, compiled with the solution (never run: their addresses are examples).
-// A docs test checks that every C# block of that page appears here, so the page cannot drift from the API.
+// The C# examples of docs/proxies.md and docs/post-processing.md, compiled with the solution (never run: their
+// addresses are examples). A docs test checks that every C# block of those pages appears here, so they cannot drift
+// from the API.
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using ProxyScheduler.Processing;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Sessions;
 
@@ -43,4 +47,84 @@ internal static class DocSnippets
 
         await scheduler.SendAsync(new ScheduledRequest("https://shop.example/") { SessionKey = "user-42", Proxy = ProxyRequirement.WithTag("country", "de") });
     }
+}
+
+public sealed record Product(string Name, decimal Price);
+
+public sealed class ProductParser : ParallelPostProcessor<IReadOnlyList<Product>>
+{
+    protected override IReadOnlyList<Product> Process(ScheduledResponse response, CancellationToken cancellationToken)
+    {
+        var page = JsonSerializer.Deserialize<CataloguePage>(response.Body.Span)!;   // copy what you keep: the body's buffer is reused
+        return page.Products.Select(p => new Product(p.Name, p.Price)).ToList();
+    }
+}
+
+public sealed class CataloguePage
+{
+    public List<Product> Products { get; set; } = [];
+}
+
+public sealed record PricedProducts(IReadOnlyList<Product> Products, decimal Total);
+
+public sealed class PriceRules
+{
+    public decimal Limit { get; } = 100m;
+}
+
+public sealed class PriceFilter(PriceRules rules) : ParallelPostProcessor<IReadOnlyList<Product>, PricedProducts>
+{
+    protected override PricedProducts Process(IReadOnlyList<Product> input, ScheduledResponse response, CancellationToken cancellationToken)
+    {
+        var kept = input.Where(p => p.Price < rules.Limit).ToList();
+        return new PricedProducts(kept, kept.Sum(p => p.Price));
+    }
+}
+
+public sealed class Crawler(PostProcessingPipeline<PricedProducts> pipeline)
+{
+    public IAsyncEnumerable<ProcessedResult<PricedProducts>> CrawlAsync(IEnumerable<ScheduledRequest> requests, CancellationToken cancellationToken) =>
+        pipeline.ProcessAllAsync(requests, cancellationToken);
+}
+
+internal static class PostProcessingSnippets
+{
+    public static async Task RunAsync(IRequestScheduler scheduler, IEnumerable<ScheduledRequest> requests, CancellationToken cancellationToken)
+    {
+        var pipeline = scheduler.WithPostProcessor(new ProductParser())
+            .WithOptions(o => o.MaxDegreeOfParallelism = Environment.ProcessorCount);
+
+        await foreach (var item in pipeline.ProcessAllAsync(requests, cancellationToken))
+        {
+            switch (item.Status)
+            {
+                case ProcessedResultStatus.Succeeded: Save(item.Value!); break;
+                case ProcessedResultStatus.FetchFailed: Console.WriteLine($"#{item.Index} not fetched: {item.Exception!.Message}"); break;
+                case ProcessedResultStatus.ProcessingFailed: Console.WriteLine($"#{item.Index} step {item.FailedStep} threw: {item.Exception!.Message}"); break;
+            }
+        }
+    }
+
+    public static void Chain(IRequestScheduler scheduler)
+    {
+        var pipeline = scheduler.WithPostProcessor(new ProductParser())
+            .Then((products, response, ct) => products.Where(p => p.Price < 100m).ToList());
+
+        var ordered = pipeline.WithOptions(o =>
+        {
+            o.PreserveInputOrder = true;
+            o.ReorderWindow = 256;
+        });
+        _ = ordered;
+    }
+
+    public static void Register(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddScoped<PriceRules>();                              // a scoped service a processor uses
+        services.AddProxyScheduler(configuration.GetSection("ProxyScheduler"))
+            .AddPostProcessor<ProductParser, IReadOnlyList<Product>>()                          // per item (transient)
+            .AddPostProcessor<PriceFilter, IReadOnlyList<Product>, PricedProducts>(ServiceLifetime.Scoped);
+    }
+
+    private static void Save(IReadOnlyList<Product> products) => Console.WriteLine($"{products.Count} products");
 }

@@ -40,7 +40,7 @@ public static class PostProcessingBuilderExtensions
         services.TryAdd(ServiceDescriptor.Describe(typeof(TProcessor), typeof(TProcessor), lifetime));
         var perItem = LifetimeOf(services, typeof(TProcessor)) != ServiceLifetime.Singleton;
 
-        var name = $"AddPostProcessor<{typeof(TProcessor).Name}, {typeof(TResult).Name}>";
+        var name = $"AddPostProcessor<{NameOf(typeof(TProcessor))}, {NameOf(typeof(TResult))}>";
         var options = services.AddOptions<PostProcessingOptions>(name)
             .Configure<IOptions<ProxySchedulerOptions>>(static (options, root) => Copy(root.Value.PostProcessing, options));
         if (configure is not null)
@@ -86,7 +86,7 @@ public static class PostProcessingBuilderExtensions
         if (!services.Any(static d => d.ServiceType == typeof(PostProcessingPipeline<TInput>)))
         {
             throw new InvalidOperationException(
-                $"{typeof(TProcessor).Name} takes {typeof(TInput).Name}, but no post-processing pipeline produces it: register the step before first, with AddPostProcessor<..., {typeof(TInput).Name}>().");
+                $"{NameOf(typeof(TProcessor))} takes {NameOf(typeof(TInput))}, but no post-processing pipeline produces it: register the step before first, with AddPostProcessor<..., {NameOf(typeof(TInput))}>().");
         }
 
         ThrowIfRegistered<TResult>(services, typeof(TProcessor));
@@ -103,9 +103,14 @@ public static class PostProcessingBuilderExtensions
         if (services.Any(static d => d.ServiceType == typeof(PostProcessingPipeline<TResult>)))
         {
             throw new InvalidOperationException(
-                $"A post-processing pipeline producing {typeof(TResult).Name} is registered already, so {processor.Name} cannot start another: one pipeline per result type (wrap the result in a type of its own).");
+                $"A post-processing pipeline producing {NameOf(typeof(TResult))} is registered already, so {NameOf(processor)} cannot start another: one pipeline per result type (wrap the result in a type of its own).");
         }
     }
+
+    /// <summary>A type's name as C# writes it: <c>IReadOnlyList&lt;Product&gt;</c>, not <c>IReadOnlyList`1</c>.</summary>
+    private static string NameOf(Type type) => type.IsGenericType
+        ? $"{type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)]}<{string.Join(", ", type.GetGenericArguments().Select(NameOf))}>"
+        : type.Name;
 
     private static ServiceLifetime LifetimeOf(IServiceCollection services, Type type) =>
         services.Last(d => d.ServiceType == type).Lifetime;

@@ -90,6 +90,17 @@ public sealed class PostProcessingConfigurationTests
     }
 
     [Fact]
+    public void AddPostProcessor_GenericResult_IsNamedAsCSharpWritesIt()
+    {
+        var services = new ServiceCollection();
+        services.AddProxyScheduler().AddPostProcessor<ListProcessor, IReadOnlyList<int>>(configure: o => o.ReorderWindow = -1);
+        using var provider = services.BuildServiceProvider();
+
+        FluentActions.Invoking(provider.GetRequiredService<IStartupValidator>().Validate).Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().ContainSingle().Which.Should().StartWith("AddPostProcessor<ListProcessor, IReadOnlyList<Int32>>: ReorderWindow (-1)");
+    }
+
+    [Fact]
     public void AddPostProcessor_SecondPipelineForTheSameResult_FailsAtRegistration()
     {
         var builder = new ServiceCollection().AddProxyScheduler().AddPostProcessor<LengthProcessor, int>();
@@ -155,6 +166,11 @@ public sealed class PostProcessingConfigurationTests
     public sealed class OtherLengthProcessor : ParallelPostProcessor<int>
     {
         protected override int Process(ScheduledResponse response, CancellationToken cancellationToken) => response.BodyLength;
+    }
+
+    public sealed class ListProcessor : ParallelPostProcessor<IReadOnlyList<int>>
+    {
+        protected override IReadOnlyList<int> Process(ScheduledResponse response, CancellationToken cancellationToken) => [response.BodyLength];
     }
 
     public sealed class Describer : ParallelPostProcessor<int, string>
