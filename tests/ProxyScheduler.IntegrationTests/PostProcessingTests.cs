@@ -371,6 +371,45 @@ public sealed class PostProcessingTests(TargetServerFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task ProcessAllAsync_RequestsHeldBackByAFullRun_StillEndAtTheirDeadline()
+    {
+        var host = Server.Hosts[28];
+        var sut = CreateSut(o => o.Deadline = TimeSpan.FromMilliseconds(300));
+        using var gate = new SemaphoreSlim(0);
+        var pipeline = sut
+            .WithPostProcessor((response, ct) =>
+            {
+                gate.Wait(ct);
+                return response.BodyLength;
+            })
+            .WithOptions(o =>
+            {
+                o.MaxDegreeOfParallelism = 1;
+                o.Capacity = 2;
+            });
+        var results = new List<ProcessedResult<int>>();
+        var run = Task.Run(async () =>
+        {
+            await foreach (var item in pipeline.ProcessAllAsync(Enumerable.Range(0, 12).Select(i => new ScheduledRequest(new Uri(host, $"?deadline={i}")))))
+            {
+                lock (results)
+                {
+                    results.Add(item);
+                }
+            }
+        });
+
+        await Eventually.TrueAsync(() => { lock (results) { return results.Count == 10; } }, "the ten requests the full run held back end at their deadline");
+        gate.Release(100);
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        results.Should().HaveCount(12);
+        results.Count(r => r.Succeeded).Should().Be(2);
+        results.Where(r => !r.Succeeded).Should().OnlyContain(r => r.Status == ProcessedResultStatus.FetchFailed
+            && ((RequestFailedException)r.Exception!).Reason == RequestFailureReason.DeadlineExceeded);
+    }
+
+    [Fact]
     public async Task ProcessAllAsync_EnumeratedTwice_RunsTwice()
     {
         var host = Server.Hosts[28];

@@ -451,6 +451,7 @@ internal sealed class Dispatcher : IDisposable
         var wakeAt = long.MaxValue;
         var granted = false;
         var failedAny = true;
+        var waitsForProxy = false;
 
         // Waiters that failed (past their deadline, or no proxy can ever serve them) leave the queue; the ones behind
         // them are looked at in the same pass, so a host never parks without a reason to wake up.
@@ -458,6 +459,7 @@ internal sealed class Dispatcher : IDisposable
         {
             failedAny = false;
             wakeAt = long.MaxValue;
+            waitsForProxy = false;
             var count = host.Queue.CollectLive(_lookahead!);
             for (var i = 0; i < count && !granted; i++)
             {
@@ -477,6 +479,7 @@ internal sealed class Dispatcher : IDisposable
                         gate.Blocked.Enqueue(host);
                     }
 
+                    wakeAt = Math.Min(wakeAt, waiter.DeadlineAt == 0 ? long.MaxValue : waiter.DeadlineAt);
                     continue;
                 }
 
@@ -494,6 +497,7 @@ internal sealed class Dispatcher : IDisposable
                         failedAny = true;
                         break;
                     default:
+                        waitsForProxy = true;
                         wakeAt = Math.Min(wakeAt, Math.Min(wake, waiter.DeadlineAt == 0 ? long.MaxValue : waiter.DeadlineAt));
                         break;
                 }
@@ -506,7 +510,8 @@ internal sealed class Dispatcher : IDisposable
 
         if (!granted && host.Count > 0)
         {
-            Park(host, now, wakeAt);
+            // A host held back only by gates is woken by them (or its timer), not by every proxy event.
+            Park(host, now, wakeAt, waitsForProxy);
         }
 
         TrackIdle(host, now);
@@ -640,10 +645,10 @@ internal sealed class Dispatcher : IDisposable
     }
 
     /// <summary>Keeps a host whose waiters found no proxy out of the ready ring until a proxy event (or <paramref name="wakeAt"/>) wakes it.</summary>
-    private void Park(HostState host, long now, long wakeAt)
+    private void Park(HostState host, long now, long wakeAt, bool waitsForProxy = true)
     {
         // Without a pool no proxy event can wake a host: only its timer or a gate's freed slot (which remembers it).
-        if (!host.Parked && _pool is not null)
+        if (!host.Parked && _pool is not null && waitsForProxy)
         {
             host.Parked = true;
             _parked.Add(host);
