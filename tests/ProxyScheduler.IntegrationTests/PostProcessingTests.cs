@@ -201,10 +201,12 @@ public sealed class PostProcessingTests(TargetServerFixture fixture) : IClassFix
             o.DefaultHost.MaxConcurrency = 4;
         });
         var canceledInProcessor = 0;
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var pipeline = sut.WithPostProcessor((response, ct) =>
         {
             if (response.RequestUri.Query.Contains("hold", StringComparison.Ordinal))
             {
+                holding.TrySetResult();
                 // A long computation that checks its token, as processors should.
                 var deadline = Environment.TickCount64 + 30_000;
                 while (!ct.IsCancellationRequested && Environment.TickCount64 < deadline)
@@ -230,15 +232,20 @@ public sealed class PostProcessingTests(TargetServerFixture fixture) : IClassFix
         {
             await foreach (var item in pipeline.ProcessAllAsync(requests, cts.Token))
             {
-                if (++seen == 60)
-                {
-                    await cts.CancelAsync();
-                }
+                Interlocked.Increment(ref seen);
             }
         };
 
-        await run.Should().ThrowAsync<OperationCanceledException>().WaitAsync(TimeSpan.FromSeconds(20));
-        seen.Should().BeGreaterThanOrEqualTo(60).And.BeLessThan(2_000);
+        // Cancel mid-batch: some items out, a processor busy with a long item, many requests queued or in flight.
+        var canceling = Task.Run(async () =>
+        {
+            await holding.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            await Eventually.TrueAsync(() => Volatile.Read(ref seen) >= 30, "some items came out");
+            await cts.CancelAsync();
+        });
+        await run.Should().ThrowAsync<OperationCanceledException>().WaitAsync(TimeSpan.FromSeconds(30));
+        await canceling;
+        seen.Should().BeGreaterThanOrEqualTo(30).And.BeLessThan(2_000);
         canceledInProcessor.Should().BeGreaterThan(0, "processors mid-way saw their token canceled");
         var snapshot = sut.GetSnapshot();
         snapshot.Pending.Should().Be(0, "every request of the batch has ended when the enumeration ends");
@@ -367,6 +374,45 @@ public sealed class PostProcessingTests(TargetServerFixture fixture) : IClassFix
         };
 
         await run.Should().ThrowAsync<InvalidDataException>();
+        sut.GetSnapshot().Pending.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task ProcessAllAsync_StalledRun_HoldsUpNoOtherRequest_NotEvenToItsOwnHosts()
+    {
+        var hosts = Server.Hosts.Skip(20).Take(2).ToList();
+        var sut = CreateSut(o =>
+        {
+            o.MaxConcurrency = 8;
+            o.DefaultHost.MaxConcurrency = 2;
+        });
+        using var gate = new SemaphoreSlim(0);
+        var pipeline = sut
+            .WithPostProcessor((response, ct) =>
+            {
+                gate.Wait(ct);
+                return response.BodyLength;
+            })
+            .WithOptions(o =>
+            {
+                o.MaxDegreeOfParallelism = 1;
+                o.Capacity = 2;
+            });
+        var run = pipeline.ProcessAllAsync(Enumerable.Range(0, 400).Select(i => new ScheduledRequest(new Uri(hosts[i % 2], $"?stalled={i}")))).ToListAsync().AsTask();
+        await Eventually.TrueAsync(() => sut.GetSnapshot().Queued == 398 && sut.GetSnapshot().InFlight == 0, "the run is full and its 398 other requests wait");
+
+        // Requests of other callers to the same hosts, queued behind the 398, go at once.
+        var others = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => sut.SendAsync(new ScheduledRequest(new Uri(hosts[i % 2], $"?other={i}"))))).WaitAsync(TimeSpan.FromSeconds(20));
+        var batch = await sut.SendAllAsync(Enumerable.Range(0, 40).Select(i => new ScheduledRequest(new Uri(hosts[i % 2], $"?batch={i}")))).ToListAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+
+        others.Should().OnlyContain(r => r.StatusCode == HttpStatusCode.OK);
+        batch.Should().OnlyContain(o => o.HasResponse);
+        sut.GetSnapshot().Queued.Should().Be(398, "the run's requests still wait for it to have room");
+
+        gate.Release(1_000);
+        var results = await run.WaitAsync(TimeSpan.FromSeconds(60));
+        results.Should().HaveCount(400).And.OnlyContain(r => r.Succeeded);
+        results.Select(r => r.Index).Should().OnlyHaveUniqueItems();
         sut.GetSnapshot().Pending.Should().Be(0);
     }
 

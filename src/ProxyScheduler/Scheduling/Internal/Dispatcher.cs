@@ -34,7 +34,7 @@ internal sealed class Dispatcher : IDisposable
     private List<HostState> _parkedSpare = [];
     private int _inFlight;
     private int _queued;
-    private int _openGates;
+    private readonly List<DispatchGate> _gates = [];
     private bool _disposed;
 
     public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null, SessionBinder? sessions = null)
@@ -139,16 +139,16 @@ internal sealed class Dispatcher : IDisposable
     /// <returns>The gate; close it with <see cref="CloseGate"/> when the group ends.</returns>
     public DispatchGate OpenGate(int capacity)
     {
-        var gate = new DispatchGate(capacity);
+        var gate = new DispatchGate(capacity) { Owner = this };
         lock (_lock)
         {
-            _openGates++;
+            _gates.Add(gate);
         }
 
         return gate;
     }
 
-    /// <summary>The group of <paramref name="gate"/> ended (none of its waiters is queued any more).</summary>
+    /// <summary>The group of <paramref name="gate"/> ended (none of its waiters is queued or held any more).</summary>
     public void CloseGate(DispatchGate gate)
     {
         lock (_lock)
@@ -156,14 +156,18 @@ internal sealed class Dispatcher : IDisposable
             if (!gate.Closed)
             {
                 gate.Closed = true;
-                _openGates--;
-                gate.Blocked.Clear();
-                gate.BlockedSet.Clear();
+                _gates.Remove(gate);
+                gate.Clear();
+                gate.Timer?.Dispose();
+                gate.Timer = null;
             }
         }
     }
 
-    /// <summary>Gives <paramref name="count"/> slots of <paramref name="gate"/> back, and lets the hosts it held back try again until the free slots are taken.</summary>
+    /// <summary>
+    /// Gives <paramref name="count"/> slots of <paramref name="gate"/> back: as many held waiters as there are free slots
+    /// go back to their host queues (at the end of their priority level), and whatever can start now does.
+    /// </summary>
     public void ReleaseGate(DispatchGate gate, int count = 1)
     {
         lock (_lock)
@@ -175,12 +179,19 @@ internal sealed class Dispatcher : IDisposable
             }
 
             var now = _time.GetTimestamp();
-            while (gate.Free > 0 && gate.Blocked.TryDequeue(out var host))
+            var back = 0;
+            while (back < gate.Free && gate.TryTakeNext(out var waiter))
             {
-                gate.BlockedSet.Remove(host);
+                var host = waiter.Host;
+                waiter.State = Waiter.Queued;
+                host.Held--;
+                host.Count++;
+                host.Queue.Enqueue(waiter, waiter.Priority);
                 Schedule(host, now);
-                DispatchLocked(now);
+                back++;
             }
+
+            DispatchLocked(now);
         }
     }
 
@@ -198,9 +209,9 @@ internal sealed class Dispatcher : IDisposable
                     continue;
                 }
 
-                host.Queue.ForEach(static (waiter, state) =>
+                host.Queue.ForEachLive(static (waiter, state) =>
                 {
-                    if (waiter.State == Waiter.Queued && ReferenceEquals(waiter.Group, state.Group))
+                    if (ReferenceEquals(waiter.Group, state.Group))
                     {
                         // Only counters and the waiter change here, never the queue being visited.
                         state.Owner.MarkCanceledLocked(waiter);
@@ -209,6 +220,21 @@ internal sealed class Dispatcher : IDisposable
                 }, (Owner: this, Group: group, Canceled: canceled));
                 CompactIfMostlyCanceled(host);
                 TrackIdle(host, now);
+            }
+
+            foreach (var gate in _gates)
+            {
+                foreach (var waiter in gate.AllHeld())
+                {
+                    if (ReferenceEquals(waiter.Group, group))
+                    {
+                        waiter.State = Waiter.Canceled;
+                        waiter.Host.Held--;
+                        _queued--;
+                        canceled.Add(waiter);
+                        TrackIdle(waiter.Host, now);
+                    }
+                }
             }
         }
 
@@ -316,7 +342,7 @@ internal sealed class Dispatcher : IDisposable
             foreach (var host in _hosts.Values)
             {
                 DateTimeOffset? next = host.NextStart > now ? utcNow + _time.GetElapsedTime(now, host.NextStart) : null;
-                list.Add(new HostSnapshot(host.Key.ToString(), host.Count, host.InFlight, host.Settings.MaxConcurrency, next));
+                list.Add(new HostSnapshot(host.Key.ToString(), host.Count + host.Held, host.InFlight, host.Settings.MaxConcurrency, next));
             }
 
             return list;
@@ -336,9 +362,9 @@ internal sealed class Dispatcher : IDisposable
             _disposed = true;
             foreach (var host in _hosts.Values)
             {
-                while (host.Queue.TryDequeue(out var waiter))
+                while (host.Queue.TryDequeue(out var waiter, out var live))
                 {
-                    if (waiter.State == Waiter.Queued)
+                    if (live)
                     {
                         waiter.State = Waiter.Canceled;
                         orphans.Add(waiter);
@@ -349,6 +375,20 @@ internal sealed class Dispatcher : IDisposable
                 host.Garbage = 0;
                 host.Timer?.Dispose();
                 host.Timer = null;
+            }
+
+            foreach (var gate in _gates)
+            {
+                foreach (var waiter in gate.AllHeld().ToList())
+                {
+                    waiter.State = Waiter.Canceled;
+                    waiter.Host.Held--;
+                    orphans.Add(waiter);
+                }
+
+                gate.Clear();
+                gate.Timer?.Dispose();
+                gate.Timer = null;
             }
 
             _queued = 0;
@@ -401,6 +441,7 @@ internal sealed class Dispatcher : IDisposable
     private void EnqueueLocked(Waiter waiter, HostState host, int priority, long now)
     {
         waiter.Host = host;
+        waiter.Priority = priority;
         host.Queue.Enqueue(waiter, priority);
         host.Count++;
         _queued++;
@@ -424,7 +465,7 @@ internal sealed class Dispatcher : IDisposable
                 continue;
             }
 
-            if (_pool is null && _openGates == 0)
+            if (_pool is null && _gates.Count == 0)
             {
                 var waiter = DequeueLive(host);
                 _queued--;
@@ -473,13 +514,10 @@ internal sealed class Dispatcher : IDisposable
 
                 if (waiter.Gate is { Free: 0 } gate)
                 {
-                    // Its group holds all the responses it may: it waits for a slot, and the gate remembers the host.
-                    if (!gate.Closed && gate.BlockedSet.Add(host))
-                    {
-                        gate.Blocked.Enqueue(host);
-                    }
-
-                    wakeAt = Math.Min(wakeAt, waiter.DeadlineAt == 0 ? long.MaxValue : waiter.DeadlineAt);
+                    // Its group holds all the responses it may: the waiter leaves the host queue for the gate, so
+                    // it stands in front of nobody, and the waiters behind it are looked at in the same pass.
+                    HoldLocked(waiter, gate, now);
+                    failedAny = true;
                     continue;
                 }
 
@@ -524,6 +562,90 @@ internal sealed class Dispatcher : IDisposable
         waiter.Host.Count--;
         waiter.Host.Garbage++;
         _queued--;
+    }
+
+    private void HoldLocked(Waiter waiter, DispatchGate gate, long now)
+    {
+        var host = waiter.Host;
+        waiter.State = Waiter.Held;
+        host.Count--;
+        host.Garbage++;
+        host.Held++;
+        gate.Hold(waiter);
+        if (waiter.DeadlineAt != 0)
+        {
+            ArmGateTimer(gate, now, waiter.DeadlineAt);
+        }
+    }
+
+    private void ArmGateTimer(DispatchGate gate, long now, long at)
+    {
+        if (gate.TimerDue != 0 && gate.TimerDue <= at && gate.TimerDue > now && gate.Timer is not null)
+        {
+            return;
+        }
+
+        gate.TimerDue = at;
+        var due = _time.GetElapsedTime(now, at);
+        if (due <= TimeSpan.Zero)
+        {
+            due = TimeSpan.FromTicks(1);
+        }
+
+        gate.Timer ??= _time.CreateTimer(static state => OnGateTimer((DispatchGate)state!), gate, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        gate.Timer.Change(due, Timeout.InfiniteTimeSpan);
+    }
+
+    private static void OnGateTimer(DispatchGate gate) => gate.Owner!.OnGateTimerCore(gate);
+
+    /// <summary>Fails the held waiters whose deadline passed, drops the dead entries, and arms the timer for the next deadline.</summary>
+    private void OnGateTimerCore(DispatchGate gate)
+    {
+        lock (_lock)
+        {
+            gate.TimerDue = 0;
+            if (_disposed || gate.Closed)
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
+            var next = long.MaxValue;
+            foreach (var waiters in gate.Held.Values)
+            {
+                var count = waiters.Count;
+                for (var i = 0; i < count; i++)
+                {
+                    var waiter = waiters.Dequeue();
+                    if (waiter.State != Waiter.Held)
+                    {
+                        continue;
+                    }
+
+                    if (waiter.DeadlineAt != 0 && now >= waiter.DeadlineAt)
+                    {
+                        waiter.State = Waiter.Failed;
+                        waiter.Host.Held--;
+                        _queued--;
+                        waiter.OnFailed(new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited for its post-processing run to have room."));
+                        TrackIdle(waiter.Host, now);
+                        continue;
+                    }
+
+                    if (waiter.DeadlineAt != 0)
+                    {
+                        next = Math.Min(next, waiter.DeadlineAt);
+                    }
+
+                    waiters.Enqueue(waiter);
+                }
+            }
+
+            if (next != long.MaxValue)
+            {
+                ArmGateTimer(gate, now, next);
+            }
+        }
     }
 
     private static void TakeGateSlot(Waiter waiter)
@@ -772,9 +894,9 @@ internal sealed class Dispatcher : IDisposable
 
     private static Waiter DequeueLive(HostState host)
     {
-        while (host.Queue.TryDequeue(out var waiter))
+        while (host.Queue.TryDequeue(out var waiter, out var live))
         {
-            if (waiter.State == Waiter.Queued)
+            if (live)
             {
                 host.Count--;
                 return waiter;

@@ -22,6 +22,9 @@ internal sealed class HostState
     /// <summary>Canceled waiters still in <see cref="Queue"/>.</summary>
     public int Garbage { get; set; }
 
+    /// <summary>Waiters of this host held by a full <see cref="DispatchGate"/> (out of <see cref="Queue"/>, still queued for the counts).</summary>
+    public int Held { get; set; }
+
     public int InFlight { get; set; }
 
     /// <summary>The timestamp before which no attempt may start (min delay plus jitter).</summary>
@@ -48,5 +51,5 @@ internal sealed class HostState
 
     public Dispatcher? Owner { get; init; }
 
-    public bool IsIdle => Count == 0 && InFlight == 0;
+    public bool IsIdle => Count == 0 && InFlight == 0 && Held == 0;
 }

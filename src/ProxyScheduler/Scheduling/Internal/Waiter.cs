@@ -7,12 +7,19 @@ internal abstract class Waiter
     public const int Granted = 1;
     public const int Canceled = 2;
     public const int Failed = 3;
+    public const int Held = 4;
 
     /// <summary>Gets or sets the host whose queue holds the waiter. Set by the dispatcher.</summary>
     public HostState Host { get; set; } = null!;
 
     /// <summary>Gets or sets the waiter's state. Guarded by the dispatcher's lock.</summary>
     public int State { get; set; }
+
+    /// <summary>Gets or sets the priority the waiter was queued with. Set by the dispatcher.</summary>
+    public int Priority { get; set; }
+
+    /// <summary>Gets or sets the stamp of the waiter's latest host queue entry (see <see cref="HostQueue"/>).</summary>
+    public int Stamp { get; set; }
 
     /// <summary>Gets or sets what the attempt needs of a proxy; <see langword="null"/> for the pool's default (any proxy when proxies are configured, else direct).</summary>
     public Proxies.ProxyRequirement? Requirement { get; set; }
