@@ -580,20 +580,24 @@ internal sealed class Dispatcher : IDisposable
 
     private void ArmGateTimer(DispatchGate gate, long now, long at)
     {
-        if (gate.TimerDue != 0 && gate.TimerDue <= at && gate.TimerDue > now && gate.Timer is not null)
+        if (DueIn(gate.TimerDue, gate.Timer is not null, now, at) is { } due)
         {
-            return;
+            gate.TimerDue = at;
+            gate.Timer ??= _time.CreateTimer(static state => OnGateTimer((DispatchGate)state!), gate, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            gate.Timer.Change(due, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>How long from <paramref name="now"/> to arm a one-shot timer for <paramref name="at"/>; <see langword="null"/> when it is armed for an earlier instant already.</summary>
+    private TimeSpan? DueIn(long timerDue, bool armed, long now, long at)
+    {
+        if (armed && timerDue != 0 && timerDue <= at && timerDue > now)
+        {
+            return null;
         }
 
-        gate.TimerDue = at;
         var due = _time.GetElapsedTime(now, at);
-        if (due <= TimeSpan.Zero)
-        {
-            due = TimeSpan.FromTicks(1);
-        }
-
-        gate.Timer ??= _time.CreateTimer(static state => OnGateTimer((DispatchGate)state!), gate, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        gate.Timer.Change(due, Timeout.InfiniteTimeSpan);
+        return due <= TimeSpan.Zero ? TimeSpan.FromTicks(1) : due;
     }
 
     private static void OnGateTimer(DispatchGate gate) => gate.Owner!.OnGateTimerCore(gate);
@@ -846,21 +850,13 @@ internal sealed class Dispatcher : IDisposable
 
     private void ArmTimer(HostState host, long now, long at)
     {
-        if (host.TimerDue != 0 && host.TimerDue <= at && host.TimerDue > now && host.Timer is not null)
+        // Armed for an earlier instant already: the host is looked at again then.
+        if (DueIn(host.TimerDue, host.Timer is not null, now, at) is { } due)
         {
-            // Armed for an earlier instant already; the host is looked at again then.
-            return;
+            host.TimerDue = at;
+            host.Timer ??= _time.CreateTimer(static state => OnTimer((HostState)state!), host, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            host.Timer.Change(due, Timeout.InfiniteTimeSpan);
         }
-
-        host.TimerDue = at;
-        var due = _time.GetElapsedTime(now, at);
-        if (due <= TimeSpan.Zero)
-        {
-            due = TimeSpan.FromTicks(1);
-        }
-
-        host.Timer ??= _time.CreateTimer(static state => OnTimer((HostState)state!), host, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        host.Timer.Change(due, Timeout.InfiniteTimeSpan);
     }
 
     private static void OnTimer(HostState host) => host.Owner!.OnTimerCore(host);
