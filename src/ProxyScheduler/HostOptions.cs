@@ -25,6 +25,33 @@ public sealed class HostOptions
     [Range(typeof(TimeSpan), "00:00:00", SchedulerDefaults.MaxDelayText)]
     public TimeSpan? MaxJitter { get; set; }
 
+    /// <summary>
+    /// Gets or sets the most attempt starts to the host per <see cref="RateLimitPeriod"/>, on average (a token bucket on
+    /// the scheduler's <see cref="TimeProvider"/>): for example <c>10</c> with a period of one second, or <c>600</c> with
+    /// a period of one minute. Applies next to <see cref="MaxConcurrency"/> and <see cref="MinDelay"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: inherited; the built-in default is no rate limit.</value>
+    public double? RateLimit { get; set; }
+
+    /// <summary>Gets or sets the period of <see cref="RateLimit"/>.</summary>
+    /// <value>The default value is <see langword="null"/>: inherited; the built-in default is one second.</value>
+    public TimeSpan? RateLimitPeriod { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many starts may follow one another at once when the host has been quiet (the bucket's size);
+    /// over any stretch of time <c>t</c> the starts never exceed <c>RateLimitBurst + RateLimit × t / RateLimitPeriod</c>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: inherited; the built-in default is 1 (evenly spaced starts).</value>
+    public int? RateLimitBurst { get; set; }
+
+    /// <summary>
+    /// Gets or sets the longest pause a <c>Retry-After</c> (seconds or HTTP-date, on a 429 or 503) imposes on the host:
+    /// until then no attempt starts to the host through any proxy, while other hosts carry on. Zero ignores
+    /// <c>Retry-After</c> for the host's pacing (a request's own retry still honours it).
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: inherited; the built-in default is five minutes.</value>
+    public TimeSpan? MaxRetryAfter { get; set; }
+
     /// <summary>Gets or sets the name of the <see cref="Classification.IResponseClassifier"/> for this host.</summary>
     /// <value>The default value is <see langword="null"/>: inherited; the built-in default is <see cref="ProxySchedulerOptions.Classification"/>'s classifier.</value>
     public string? Classifier { get; set; }

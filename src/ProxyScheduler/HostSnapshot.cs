@@ -33,6 +33,12 @@ public sealed class HostSnapshot
     /// <summary>Gets the earliest time the next attempt may start, when a delay is pending.</summary>
     public DateTimeOffset? NextStartAt { get; }
 
+    /// <summary>Gets the time until which the host is paused by a <c>Retry-After</c> it sent, when it is.</summary>
+    public DateTimeOffset? PausedUntil { get; init; }
+
+    /// <summary>Gets the host's rate limit in attempt starts per second, when it has one.</summary>
+    public double? RateLimit { get; init; }
+
     /// <summary>Describes the host's counts.</summary>
     /// <returns>The description.</returns>
     public override string ToString() => $"{Host}: {InFlight}/{MaxConcurrency} in flight, {Queued} queued";

@@ -225,6 +225,26 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
         {
             Range(errors, key + ":MaxJitter", jitter, TimeSpan.Zero, SchedulerDefaults.MaxDelay);
         }
+
+        if (host.RateLimit is { } rate && !(rate >= 0.001 && rate <= SchedulerDefaults.RateLimitUpperBound))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{_prefix}:{key}:RateLimit must be between 0.001 and {SchedulerDefaults.RateLimitUpperBound}; it was {rate}."));
+        }
+
+        if (host.RateLimitPeriod is { } period)
+        {
+            Range(errors, key + ":RateLimitPeriod", period, SchedulerDefaults.MinTimeout, SchedulerDefaults.MaxDelay);
+        }
+
+        if (host.RateLimitBurst is { } burst)
+        {
+            Range(errors, key + ":RateLimitBurst", burst, 1, SchedulerDefaults.RateLimitBurstUpperBound);
+        }
+
+        if (host.MaxRetryAfter is { } maxRetryAfter)
+        {
+            Range(errors, key + ":MaxRetryAfter", maxRetryAfter, TimeSpan.Zero, SchedulerDefaults.MaxDelay);
+        }
     }
 
     private void Range(List<string> errors, string key, long value, long min, long max)

@@ -342,7 +342,11 @@ internal sealed class Dispatcher : IDisposable
             foreach (var host in _hosts.Values)
             {
                 DateTimeOffset? next = host.NextStart > now ? utcNow + _time.GetElapsedTime(now, host.NextStart) : null;
-                list.Add(new HostSnapshot(host.Key.ToString(), host.Count + host.Held, host.InFlight, host.Settings.MaxConcurrency, next));
+                list.Add(new HostSnapshot(host.Key.ToString(), host.Count + host.Held, host.InFlight, host.Settings.MaxConcurrency, next)
+                {
+                    PausedUntil = host.PausedUntil > now ? utcNow + _time.GetElapsedTime(now, host.PausedUntil) : null,
+                    RateLimit = host.Settings.StartsPerSecond,
+                });
             }
 
             return list;
@@ -834,6 +838,11 @@ internal sealed class Dispatcher : IDisposable
         host.InFlight++;
         _inFlight++;
         var settings = host.Settings;
+        if (settings.StartsPerSecond is { } rate)
+        {
+            TakeToken(host, settings, rate, now);
+        }
+
         if (settings.HasDelay)
         {
             var delay = settings.MinDelay;
@@ -845,6 +854,50 @@ internal sealed class Dispatcher : IDisposable
             }
 
             host.NextStart = now + ToTimestampTicks(delay);
+        }
+    }
+
+    /// <summary>
+    /// The host's rate limit, a token bucket of <see cref="HostSettings.Burst"/> tokens refilled at the rate: a start
+    /// takes a token, and when none is left the host's next start waits for the next one (by <see cref="HostState.NextStart"/>,
+    /// which every dispatch already honours).
+    /// </summary>
+    private void TakeToken(HostState host, HostSettings settings, double rate, long now)
+    {
+        var tokens = double.IsNaN(host.Tokens)
+            ? settings.Burst
+            : Math.Min(settings.Burst, host.Tokens + (_time.GetElapsedTime(host.TokensAt, now).TotalSeconds * rate));
+        tokens--;
+        host.Tokens = tokens;
+        host.TokensAt = now;
+        if (tokens < 1)
+        {
+            var wait = now + ToTimestampTicks(TimeSpan.FromSeconds((1 - tokens) / rate));
+            host.NextStart = Math.Max(host.NextStart, wait);
+        }
+    }
+
+    /// <summary>
+    /// A <c>Retry-After</c> from the host: no attempt starts to it, through any proxy, until <paramref name="retryAfter"/>
+    /// (capped by the host's <see cref="HostSettings.MaxRetryAfter"/>) has passed; its queue waits, other hosts go on.
+    /// </summary>
+    public void PauseHost(HostState host, TimeSpan retryAfter)
+    {
+        var cap = host.Settings.MaxRetryAfter;
+        if (cap <= TimeSpan.Zero || retryAfter <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            var now = _time.GetTimestamp();
+            var until = now + ToTimestampTicks(retryAfter < cap ? retryAfter : cap);
+            if (until > host.NextStart)
+            {
+                host.NextStart = until;
+                host.PausedUntil = until;
+            }
         }
     }
 

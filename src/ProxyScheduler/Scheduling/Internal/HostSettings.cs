@@ -6,4 +6,13 @@ namespace ProxyScheduler.Scheduling.Internal;
 internal sealed record HostSettings(int MaxConcurrency, TimeSpan MinDelay, TimeSpan MaxJitter, IResponseClassifier Classifier)
 {
     public bool HasDelay => MinDelay > TimeSpan.Zero || MaxJitter > TimeSpan.Zero;
+
+    /// <summary>Gets the rate limit in starts per second; <see langword="null"/> for none.</summary>
+    public double? StartsPerSecond { get; init; }
+
+    /// <summary>Gets the token bucket's size.</summary>
+    public int Burst { get; init; } = 1;
+
+    /// <summary>Gets the longest host pause a <c>Retry-After</c> imposes; zero ignores it.</summary>
+    public TimeSpan MaxRetryAfter { get; init; } = SchedulerDefaults.MaxRetryAfter;
 }

@@ -22,7 +22,12 @@ internal sealed class HostSettingsResolver
             d.MaxConcurrency ?? SchedulerDefaults.HostMaxConcurrency,
             d.MinDelay ?? TimeSpan.Zero,
             d.MaxJitter ?? TimeSpan.Zero,
-            ResolveClassifier(d.Classifier ?? classification.Classifier, d.BlockMarkers, classification, classifiers, "DefaultHost:Classifier"));
+            ResolveClassifier(d.Classifier ?? classification.Classifier, d.BlockMarkers, classification, classifiers, "DefaultHost:Classifier"))
+        {
+            StartsPerSecond = StartsPerSecond(d.RateLimit, d.RateLimitPeriod),
+            Burst = d.RateLimitBurst ?? 1,
+            MaxRetryAfter = d.MaxRetryAfter ?? SchedulerDefaults.MaxRetryAfter,
+        };
 
         var rules = new List<(HostPattern, HostSettings)>(options.Hosts.Count);
         foreach (var (text, host) in options.Hosts)
@@ -35,13 +40,21 @@ internal sealed class HostSettingsResolver
                 host?.MaxConcurrency ?? _default.MaxConcurrency,
                 host?.MinDelay ?? _default.MinDelay,
                 host?.MaxJitter ?? _default.MaxJitter,
-                classifier)));
+                classifier)
+            {
+                StartsPerSecond = StartsPerSecond(host?.RateLimit ?? d.RateLimit, host?.RateLimitPeriod ?? d.RateLimitPeriod),
+                Burst = host?.RateLimitBurst ?? _default.Burst,
+                MaxRetryAfter = host?.MaxRetryAfter ?? _default.MaxRetryAfter,
+            }));
         }
 
         // Most specific first, so the first match wins.
         rules.Sort(static (a, b) => b.Item1.CompareSpecificity(a.Item1));
         _rules = [.. rules];
     }
+
+    private static double? StartsPerSecond(double? limit, TimeSpan? period) =>
+        limit is { } n ? n / (period ?? SchedulerDefaults.RateLimitPeriod).TotalSeconds : null;
 
     public HostSettings Resolve(in HostKey key)
     {

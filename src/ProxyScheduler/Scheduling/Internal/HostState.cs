@@ -35,6 +35,15 @@ internal sealed class HostState
 
     public ITimer? Timer { get; set; }
 
+    /// <summary>Gets or sets the rate limit's tokens (starts it may make now); refilled lazily from <see cref="TokensAt"/>.</summary>
+    public double Tokens { get; set; } = double.NaN;
+
+    /// <summary>Gets or sets the timestamp <see cref="Tokens"/> was last refilled at.</summary>
+    public long TokensAt { get; set; }
+
+    /// <summary>Gets or sets the timestamp until which a <c>Retry-After</c> pauses the host; 0 for none.</summary>
+    public long PausedUntil { get; set; }
+
     public bool InReady { get; set; }
 
     public bool InIdleQueue { get; set; }

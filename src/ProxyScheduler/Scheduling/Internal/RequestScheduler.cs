@@ -468,7 +468,14 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                     outcomeClass = ResponseClass.ProxyFailure;
                 }
 
-                var result = new AttemptResult(response, body, redirectTo, GetRetryAfter(response)) { Class = outcomeClass.Value };
+                var retryAfter = GetRetryAfter(response);
+                if (retryAfter is { } pause)
+                {
+                    // The host asked everyone to wait: a host matter, for every proxy and every queued request.
+                    _dispatcher.PauseHost(lease.Host, pause);
+                }
+
+                var result = new AttemptResult(response, body, redirectTo, retryAfter) { Class = outcomeClass.Value };
                 body = ResponseBody.Empty; // the result owns it now
                 return Outcome.FromResult(result);
             }

@@ -25,6 +25,10 @@ internal static class SchedulerDefaults
     public static readonly TimeSpan MaxDelay = TimeSpan.Parse(MaxDelayText, System.Globalization.CultureInfo.InvariantCulture);
     public static readonly TimeSpan RetryBaseDelay = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan RetryMaxDelay = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan RateLimitPeriod = TimeSpan.FromSeconds(1);
+    public const double RateLimitUpperBound = 1_000_000;
+    public const int RateLimitBurstUpperBound = 1_000_000;
 
     /// <summary>How long an idle host keeps its state (delays) before it is forgotten.</summary>
     public static readonly TimeSpan HostIdleTimeout = TimeSpan.FromSeconds(30);
