@@ -52,6 +52,15 @@ public sealed class HostOptions
     /// <value>The default value is <see langword="null"/>: inherited; the built-in default is five minutes.</value>
     public TimeSpan? MaxRetryAfter { get; set; }
 
+    /// <summary>
+    /// Gets or sets a value indicating whether the host's concurrency and pacing adapt to its answers (AIMD): they grow
+    /// while the host answers well and shrink on 429, 503 or a latency far above its baseline, never above
+    /// <see cref="MaxConcurrency"/> nor below one attempt at a time. A burst of 429s from attempts already in flight
+    /// counts once. The current values are in <see cref="HostSnapshot.ConcurrencyLimit"/> and <see cref="HostSnapshot.AdaptiveDelay"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: inherited; the built-in default is <see langword="false"/>.</value>
+    public bool? Adaptive { get; set; }
+
     /// <summary>Gets or sets the name of the <see cref="Classification.IResponseClassifier"/> for this host.</summary>
     /// <value>The default value is <see langword="null"/>: inherited; the built-in default is <see cref="ProxySchedulerOptions.Classification"/>'s classifier.</value>
     public string? Classifier { get; set; }

@@ -39,6 +39,12 @@ public sealed class HostSnapshot
     /// <summary>Gets the host's rate limit in attempt starts per second, when it has one.</summary>
     public double? RateLimit { get; init; }
 
+    /// <summary>Gets the most attempts in flight to the host now: the adaptive limit of an adaptive host, else <see cref="MaxConcurrency"/>.</summary>
+    public int ConcurrencyLimit { get; init; }
+
+    /// <summary>Gets the spacing an adaptive host keeps between starts since it pushed back; <see langword="null"/> for none.</summary>
+    public TimeSpan? AdaptiveDelay { get; init; }
+
     /// <summary>Describes the host's counts.</summary>
     /// <returns>The description.</returns>
     public override string ToString() => $"{Host}: {InFlight}/{MaxConcurrency} in flight, {Queued} queued";

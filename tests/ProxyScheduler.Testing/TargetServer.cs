@@ -67,6 +67,20 @@ public sealed class TargetServer : IAsyncDisposable
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte[]> JsonDocuments = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, HostLimit> _limits = new();
+
+    /// <summary>
+    /// Makes <c>/limited</c> on <paramref name="host"/> behave like a site with a real limiter: 429 to a request beyond
+    /// <paramref name="perSecond"/> (token bucket of <paramref name="burst"/>) or beyond <paramref name="maxInFlight"/>
+    /// at once, else 200 after <paramref name="workMs"/> ms.
+    /// </summary>
+    public HostLimit SetLimit(Uri host, double perSecond, int burst, int maxInFlight, int workMs)
+    {
+        var limit = new HostLimit(perSecond, burst, maxInFlight, workMs);
+        _limits[host.Port] = limit;
+        return limit;
+    }
+
 
     /// <summary>The body of <c>/json/{kilobytes}</c>: <c>{"products":[{"id":..,"name":..,"price":..,"tags":[..],"description":..}, ...]}</c>.</summary>
     public static byte[] CreateJson(int kilobytes)
@@ -205,6 +219,34 @@ public sealed class TargetServer : IAsyncDisposable
                 return;
             }
 
+            if (path == "/limited" && _limits.TryGetValue(port, out var limit))
+            {
+                var admitted = limit.TryEnter();
+                try
+                {
+                    if (!admitted)
+                    {
+                        Exit();
+                        context.Response.StatusCode = 429;
+                        await context.Response.WriteAsync("slow down", aborted).ConfigureAwait(false);
+                        return;
+                    }
+
+                    if (limit.WorkMs > 0)
+                    {
+                        await Task.Delay(limit.WorkMs, aborted).ConfigureAwait(false);
+                    }
+
+                    Exit();
+                    await context.Response.WriteAsync("ok", aborted).ConfigureAwait(false);
+                    return;
+                }
+                finally
+                {
+                    limit.Leave(admitted);
+                }
+            }
+
             if (path == "/redirect")
             {
                 Exit();
@@ -261,3 +303,55 @@ public sealed class TargetServer : IAsyncDisposable
         }
     }
 }
+
+/// <summary>A site's own limiter for <c>/limited</c>: a token bucket on real time and a cap on requests in flight.</summary>
+public sealed class HostLimit(double perSecond, int burst, int maxInFlight, int workMs)
+{
+    private readonly object _lock = new();
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private double _tokens = burst;
+    private double _at;
+    private int _inFlight;
+    private int _served;
+    private int _refused;
+
+    public int WorkMs => workMs;
+
+    public double PerSecond => perSecond;
+
+    public int Served => Volatile.Read(ref _served);
+
+    public int Refused => Volatile.Read(ref _refused);
+
+    internal bool TryEnter()
+    {
+        lock (_lock)
+        {
+            var now = _clock.Elapsed.TotalSeconds;
+            _tokens = Math.Min(burst, _tokens + ((now - _at) * perSecond));
+            _at = now;
+            if (_tokens < 1 || _inFlight >= maxInFlight)
+            {
+                _refused++;
+                return false;
+            }
+
+            _tokens--;
+            _inFlight++;
+            _served++;
+            return true;
+        }
+    }
+
+    internal void Leave(bool admitted)
+    {
+        if (admitted)
+        {
+            lock (_lock)
+            {
+                _inFlight--;
+            }
+        }
+    }
+}
+

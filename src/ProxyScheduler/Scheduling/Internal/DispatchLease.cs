@@ -13,7 +13,11 @@ internal readonly struct DispatchLease
         Host = host;
         Proxy = proxy;
         IsProbe = isProbe;
+        Seq = host.StartSeq;
     }
+
+    /// <summary>Gets the host's start number of this attempt (for adaptive limits: was it started before the last decrease?).</summary>
+    public long Seq { get; }
 
     public HostState Host { get; }
 

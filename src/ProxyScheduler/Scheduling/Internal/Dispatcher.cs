@@ -256,6 +256,11 @@ internal sealed class Dispatcher : IDisposable
             host.InFlight--;
             _inFlight--;
             var now = _time.GetTimestamp();
+            if (host.Adaptive is { } adaptive && outcome is { } verdict)
+            {
+                adaptive.OnOutcome(verdict, lease.Seq, host.StartSeq, _time.GetElapsedTime(0, latencyTicks), now, _time);
+            }
+
             if (lease.Proxy is { } proxy)
             {
                 _pool!.OnReleased(proxy, host, lease.IsProbe, outcome, latencyTicks, now);
@@ -346,6 +351,8 @@ internal sealed class Dispatcher : IDisposable
                 {
                     PausedUntil = host.PausedUntil > now ? utcNow + _time.GetElapsedTime(now, host.PausedUntil) : null,
                     RateLimit = host.Settings.StartsPerSecond,
+                    ConcurrencyLimit = host.Limit,
+                    AdaptiveDelay = host.Adaptive?.Rate is { } rate ? TimeSpan.FromSeconds(1 / rate) : null,
                 });
             }
 
@@ -440,7 +447,7 @@ internal sealed class Dispatcher : IDisposable
     }
 
     private bool CanStartNow(HostState host, long now) =>
-        host.Count == 0 && host.InFlight < host.Settings.MaxConcurrency && _inFlight < _globalLimit && now >= host.NextStart;
+        host.Count == 0 && host.InFlight < host.Limit && _inFlight < _globalLimit && now >= host.NextStart;
 
     private void EnqueueLocked(Waiter waiter, HostState host, int priority, long now)
     {
@@ -458,7 +465,7 @@ internal sealed class Dispatcher : IDisposable
         while (_inFlight < _globalLimit && _ready.TryDequeue(out var host))
         {
             host.InReady = false;
-            if (host.Count == 0 || host.InFlight >= host.Settings.MaxConcurrency)
+            if (host.Count == 0 || host.InFlight >= host.Limit)
             {
                 continue;
             }
@@ -818,7 +825,7 @@ internal sealed class Dispatcher : IDisposable
     /// <summary>Puts a host in the ready ring when it has work it may start now, or arms its timer for its delay.</summary>
     private void Schedule(HostState host, long now)
     {
-        if (host.InReady || host.Count == 0 || host.InFlight >= host.Settings.MaxConcurrency || host.Removed)
+        if (host.InReady || host.Count == 0 || host.InFlight >= host.Limit || host.Removed)
         {
             return;
         }
@@ -837,10 +844,16 @@ internal sealed class Dispatcher : IDisposable
     {
         host.InFlight++;
         _inFlight++;
+        host.StartSeq++;
         var settings = host.Settings;
         if (settings.StartsPerSecond is { } rate)
         {
             TakeToken(host, settings, rate, now);
+        }
+
+        if (host.Adaptive is { } adaptive && adaptive.OnStart(now, _time) is { } spacing)
+        {
+            host.NextStart = Math.Max(host.NextStart, now + ToTimestampTicks(spacing));
         }
 
         if (settings.HasDelay)
@@ -934,7 +947,8 @@ internal sealed class Dispatcher : IDisposable
     {
         if (!_hosts.TryGetValue(key, out var host))
         {
-            host = new HostState(key, _resolver.Resolve(key)) { Owner = this };
+            var settings = _resolver.Resolve(key);
+            host = new HostState(key, settings) { Owner = this, Adaptive = settings.Adaptive ? new AdaptiveLimit(settings.MaxConcurrency) : null };
             _hosts.Add(key, host);
         }
 

@@ -13,6 +13,9 @@ internal sealed record HostSettings(int MaxConcurrency, TimeSpan MinDelay, TimeS
     /// <summary>Gets the token bucket's size.</summary>
     public int Burst { get; init; } = 1;
 
+    /// <summary>Gets a value indicating whether the host's concurrency and pacing adapt to its answers (<see cref="AdaptiveLimit"/>).</summary>
+    public bool Adaptive { get; init; }
+
     /// <summary>Gets the longest host pause a <c>Retry-After</c> imposes; zero ignores it.</summary>
     public TimeSpan MaxRetryAfter { get; init; } = SchedulerDefaults.MaxRetryAfter;
 }

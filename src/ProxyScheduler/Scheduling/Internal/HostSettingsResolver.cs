@@ -27,6 +27,7 @@ internal sealed class HostSettingsResolver
             StartsPerSecond = StartsPerSecond(d.RateLimit, d.RateLimitPeriod),
             Burst = d.RateLimitBurst ?? 1,
             MaxRetryAfter = d.MaxRetryAfter ?? SchedulerDefaults.MaxRetryAfter,
+            Adaptive = d.Adaptive ?? false,
         };
 
         var rules = new List<(HostPattern, HostSettings)>(options.Hosts.Count);
@@ -45,6 +46,7 @@ internal sealed class HostSettingsResolver
                 StartsPerSecond = StartsPerSecond(host?.RateLimit ?? d.RateLimit, host?.RateLimitPeriod ?? d.RateLimitPeriod),
                 Burst = host?.RateLimitBurst ?? _default.Burst,
                 MaxRetryAfter = host?.MaxRetryAfter ?? _default.MaxRetryAfter,
+                Adaptive = host?.Adaptive ?? _default.Adaptive,
             }));
         }
 

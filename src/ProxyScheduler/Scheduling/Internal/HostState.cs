@@ -41,6 +41,15 @@ internal sealed class HostState
     /// <summary>Gets or sets the timestamp <see cref="Tokens"/> was last refilled at.</summary>
     public long TokensAt { get; set; }
 
+    /// <summary>Gets or sets the number of attempts started to the host.</summary>
+    public long StartSeq { get; set; }
+
+    /// <summary>Gets the adaptive limits of the host, when its settings ask for them.</summary>
+    public AdaptiveLimit? Adaptive { get; init; }
+
+    /// <summary>Gets the most attempts in flight to the host now: the adaptive limit, or the configured one.</summary>
+    public int Limit => Adaptive is { } adaptive ? adaptive.Concurrency : Settings.MaxConcurrency;
+
     /// <summary>Gets or sets the timestamp until which a <c>Retry-After</c> pauses the host; 0 for none.</summary>
     public long PausedUntil { get; set; }
 
