@@ -13,7 +13,7 @@ public sealed class AdaptiveLimitsTests(TargetServerFixture fixture, ITestOutput
     public void Dispose() => _provider?.Dispose();
 
     [Fact]
-    public async Task Adaptive_FromALimitFarTooHigh_SettlesUnderTheSitesLimiter_WithFewThrottled_AndNoCollapse()
+    public async Task Adaptive_FromALimitFarTooHigh_SettlesUnderTheSitesLimiter_FewerThanFivePercent429_AtLeastEightyPercentOfTheRate()
     {
         var host = fixture.Server.Hosts[0];
         var limit = fixture.Server.SetLimit(host, perSecond: 200, burst: 10, maxInFlight: 8, workMs: 2);
@@ -51,9 +51,7 @@ public sealed class AdaptiveLimitsTests(TargetServerFixture fixture, ITestOutput
 
         outcomes.Should().HaveCount(2_000).And.OnlyContain(o => o.Outcome.HasResponse);
         throttled.Should().BeLessThan(100, "fewer than 5 % of the responses are 429");
-        // Issue 6 asks for at least 80 % of the allowed rate; in runs so far the settled rate was 100 % in most and 69 %
-        // in some (stalls of about a second whose cause is not found yet), so this guards against a collapse only.
-        settled.Should().BeGreaterThanOrEqualTo(0.5 * limit.PerSecond, "the adaptive limits do not collapse under the site's pushback");
+        settled.Should().BeGreaterThanOrEqualTo(0.8 * limit.PerSecond, "once settled, the scheduler reaches at least 80 % of the rate the site allows");
         limit.Refused.Should().Be(throttled, "the site's count of 429s is the client's");
         snapshot.ConcurrencyLimit.Should().BeInRange(1, 64);
     }

@@ -11,8 +11,8 @@ namespace ProxyScheduler.Scheduling.Internal;
 /// (starts per second; none until the host first pushes back). A good answer raises them additively: the limit by one
 /// per limit's worth of good answers (by one per answer in the initial slow start, which begins at 2 so that the
 /// first burst stays small), the rate by the larger of a tenth of its value at the last decrease and 35 % of its value
-/// now, per second. A throttling signal (429 or 503, <c>Retry-After: 0</c> included; or a good answer whose latency
-/// rose far above the host's baseline) multiplies the limit by 0.7 and the rate by 0.8 (the rate measured over the
+/// now, per second. A throttling signal (429 or 503, <c>Retry-After: 0</c> included; or two good answers in a row whose
+/// latency rose far above the host's baseline: four times it, and a quarter of a second more) multiplies the limit by 0.7 and the rate by 0.85 (the rate measured over the
 /// last starts when there was none yet).
 /// </para>
 /// <para>
@@ -23,14 +23,14 @@ namespace ProxyScheduler.Scheduling.Internal;
 internal sealed class AdaptiveLimit
 {
     private const double Decrease = 0.7;
-    private const double RateDecrease = 0.8;
+    private const double RateDecrease = 0.85;
     private const double RateGrowth = 0.35;
     private const double InitialLimit = 2;
     private const double MinRate = 0.1;
     private const double SlowFactor = 4;
     private const double SlowMarginSeconds = 0.25;
     private const int Window = 32;
-    private const double PacingBurst = 2;
+    private const double PacingBurst = 3;
 
     private readonly int _ceiling;
     private readonly long[] _starts = new long[Window];
@@ -42,6 +42,7 @@ internal sealed class AdaptiveLimit
     private double _baseline = double.NaN;
     private int _startCount;
     private double _tokens;
+    private int _slowStreak;
     private long _tokensAt;
 
     public AdaptiveLimit(int ceiling)
@@ -61,7 +62,7 @@ internal sealed class AdaptiveLimit
 
     /// <summary>
     /// Notes a start; returns how long to wait before the next one, if the host is paced. The pacing is a token bucket
-    /// of two at the rate, so a start that a timer let go a little late is made up for by the next.
+    /// of three at the rate, so starts that timers let go a little late are made up for by the next ones.
     /// </summary>
     public TimeSpan? OnStart(long now, TimeProvider time)
     {
@@ -86,10 +87,12 @@ internal sealed class AdaptiveLimit
             var seconds = latency.TotalSeconds;
             if (!double.IsNaN(_baseline) && seconds > Math.Max(_baseline * SlowFactor, _baseline + SlowMarginSeconds))
             {
-                slow = true;
+                // One slow answer is a hiccup (a pause of the client, a cold cache); two in a row are a trend.
+                slow = ++_slowStreak >= 2;
             }
             else
             {
+                _slowStreak = 0;
                 _baseline = double.IsNaN(_baseline) ? seconds : (_baseline * 0.9) + (seconds * 0.1);
             }
         }
@@ -103,11 +106,17 @@ internal sealed class AdaptiveLimit
             }
 
             _slowStart = false;
-            var basis = double.IsPositiveInfinity(_rate) ? MeasuredRate(now, time) : _rate;
-            if (basis <= 0 && !double.IsNaN(_baseline))
+            var basis = _rate;
+            if (double.IsPositiveInfinity(basis))
             {
-                // Too few starts to measure: what the limit allowed at the host's usual latency.
-                basis = _limit / Math.Max(_baseline, 0.001);
+                // The first push-back: from the rate measured over the last starts, or what the limit allowed at the
+                // host's usual latency if that is more (a slow start or a stall makes the measure too low, and a rate
+                // cut too low takes long to climb back, while one too high is cut again at the next 429).
+                basis = MeasuredRate(now, time);
+                if (!double.IsNaN(_baseline))
+                {
+                    basis = Math.Max(basis, _limit / Math.Max(_baseline, 0.001));
+                }
             }
 
             _limit = Math.Max(1, _limit * Decrease);
