@@ -84,6 +84,9 @@ public sealed class ProxySchedulerOptions
     /// <summary>Gets or sets the options of response classification.</summary>
     public Classification.ClassificationOptions Classification { get; set; } = new();
 
+    /// <summary>Gets or sets the robots.txt support (off by default).</summary>
+    public Politeness.RobotsOptions Robots { get; set; } = new();
+
     /// <summary>Gets or sets the options post-processing pipelines start from: degree of parallelism, capacity, ordering.</summary>
     public Processing.PostProcessingOptions PostProcessing { get; set; } = new();
 }

@@ -41,4 +41,7 @@ public enum RequestFailureReason
 
     /// <summary>The request's session lost its proxy (failed, blocked, gone) and <see cref="Proxies.Sessions.SessionOptions.WhenBindingLost"/> is <see cref="Proxies.Sessions.SessionBindingPolicy.Fail"/>.</summary>
     SessionLost,
+
+    /// <summary>The host's robots.txt disallows the request's path for the configured user agent (<see cref="Politeness.RobotsOptions"/>). The request was not sent.</summary>
+    DisallowedByRobots,
 }

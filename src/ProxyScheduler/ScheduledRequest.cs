@@ -138,6 +138,9 @@ public sealed class ScheduledRequest
     /// <summary>Gets caller state carried with the request and returned with its outcome; never read by the scheduler.</summary>
     public object? State { get; init; }
 
+    /// <summary>Gets a value indicating whether robots.txt is not consulted for this request (it fetches a robots.txt itself).</summary>
+    internal bool SkipRobots { get; init; }
+
     /// <summary>Gets the host key of <see cref="RequestUri"/>, computed once (the request is immutable).</summary>
     internal Scheduling.Internal.HostKey HostKey => _hostKey ??= Scheduling.Internal.HostKey.From(RequestUri);
 

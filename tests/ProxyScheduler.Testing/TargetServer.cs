@@ -68,6 +68,14 @@ public sealed class TargetServer : IAsyncDisposable
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte[]> JsonDocuments = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, HostLimit> _limits = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int Status, string Body)> _robots = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(int Port, string PathAndQuery, string UserAgent, DateTimeOffset At)> _log = new();
+
+    /// <summary>Gets every request the server received: port, path and query, user agent, arrival time.</summary>
+    public IReadOnlyCollection<(int Port, string PathAndQuery, string UserAgent, DateTimeOffset At)> Log => _log;
+
+    /// <summary>Makes <c>/robots.txt</c> on <paramref name="host"/> answer <paramref name="status"/> with <paramref name="body"/> (404 when never set).</summary>
+    public void SetRobots(Uri host, int status, string body) => _robots[host.Port] = (status, body);
 
     /// <summary>
     /// Makes <c>/limited</c> on <paramref name="host"/> behave like a site with a real limiter: 429 to a request beyond
@@ -143,6 +151,7 @@ public sealed class TargetServer : IAsyncDisposable
         var path = context.Request.Path.Value ?? "/";
         var aborted = context.RequestAborted;
 
+        _log.Enqueue((port, context.Request.Path.Value + context.Request.QueryString.Value, context.Request.Headers.UserAgent.ToString(), DateTimeOffset.UtcNow));
         counter.Enter();
         HostCounter.UpdateMax(ref _globalMax, Interlocked.Increment(ref _globalInFlight));
         var exited = false;
@@ -216,6 +225,16 @@ public sealed class TargetServer : IAsyncDisposable
                 context.Response.ContentType = "application/json";
                 context.Response.ContentLength = document.Length;
                 await context.Response.Body.WriteAsync(document, aborted).ConfigureAwait(false);
+                return;
+            }
+
+            if (path == "/robots.txt")
+            {
+                Exit();
+                var (robotsStatus, robotsBody) = _robots.TryGetValue(port, out var robots) ? robots : (404, "not found");
+                context.Response.StatusCode = robotsStatus;
+                context.Response.ContentType = "text/plain";
+                await context.Response.WriteAsync(robotsBody, aborted).ConfigureAwait(false);
                 return;
             }
 

@@ -18,6 +18,7 @@ public sealed class ConfigurationDocsTests
         Add(data, "## `ClassificationOptions`", new ProxyScheduler.Classification.ClassificationOptions());
         Add(data, "## `SessionOptions`", new ProxyScheduler.Proxies.Sessions.SessionOptions());
         Add(data, "## `PostProcessingOptions`", new ProxyScheduler.Processing.PostProcessingOptions());
+        Add(data, "## `RobotsOptions`", new ProxyScheduler.Politeness.RobotsOptions());
 
         // HostOptions values are null (inherited); the table documents the built-in defaults applied to DefaultHost.
         data.Add("## `HostOptions`", nameof(HostOptions.MaxConcurrency), 8);
@@ -57,7 +58,7 @@ public sealed class ConfigurationDocsTests
     [Fact]
     public void ConfigurationReference_HasNoOptionThatTheCodeLacks()
     {
-        var known = new[] { typeof(ProxySchedulerOptions), typeof(HostOptions), typeof(RetryOptions), typeof(ProxyScheduler.Proxies.ProxyPoolOptions), typeof(ProxyScheduler.Classification.ClassificationOptions), typeof(ProxyScheduler.Proxies.Sessions.SessionOptions), typeof(ProxyScheduler.Processing.PostProcessingOptions) }
+        var known = new[] { typeof(ProxySchedulerOptions), typeof(HostOptions), typeof(RetryOptions), typeof(ProxyScheduler.Proxies.ProxyPoolOptions), typeof(ProxyScheduler.Classification.ClassificationOptions), typeof(ProxyScheduler.Proxies.Sessions.SessionOptions), typeof(ProxyScheduler.Processing.PostProcessingOptions), typeof(ProxyScheduler.Politeness.RobotsOptions) }
             .SelectMany(t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance)).Select(p => p.Name).ToHashSet();
         var section = string.Empty;
         foreach (var line in Doc.Split('\n'))

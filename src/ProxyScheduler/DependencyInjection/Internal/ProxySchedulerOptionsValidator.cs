@@ -61,6 +61,23 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
 
         ValidateProxies(errors, options);
 
+        if (options.Robots is null)
+        {
+            errors.Add($"{_prefix}:Robots must not be null.");
+        }
+        else if (options.Robots.Enabled)
+        {
+            var robots = options.Robots;
+            if (string.IsNullOrWhiteSpace(robots.UserAgent))
+            {
+                errors.Add($"{_prefix}:Robots:UserAgent must name the user agent whose robots.txt rules apply.");
+            }
+
+            Range(errors, "Robots:CacheDuration", robots.CacheDuration, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30));
+            Range(errors, "Robots:MaxHosts", robots.MaxHosts, 1, 10_000_000);
+            Range(errors, "Robots:MaxCrawlDelay", robots.MaxCrawlDelay, TimeSpan.Zero, SchedulerDefaults.MaxDelay);
+        }
+
         if (options.PostProcessing is null)
         {
             errors.Add($"{_prefix}:PostProcessing must not be null.");

@@ -284,6 +284,49 @@ internal sealed class BatchRun
             return;
         }
 
+        if (_scheduler.RobotsFor(request) is { } robots)
+        {
+            if (!robots.IsCompletedSuccessfully)
+            {
+                // The host's robots.txt is being fetched: the request joins its queue when it is known, and the pump goes on.
+                _ = SubmitAfterRobotsAsync(request, index, robots, cancellationToken);
+                return;
+            }
+
+            if (_scheduler.CheckRobots(request, robots.Result) is { } refusal)
+            {
+                Complete(new RequestOutcome(request, null, refusal) { Index = index });
+                return;
+            }
+        }
+
+        Enqueue(request, index, cancellationToken);
+    }
+
+    private async Task SubmitAfterRobotsAsync(ScheduledRequest request, long index, Task<Politeness.Internal.RobotsRules> robots, CancellationToken cancellationToken)
+    {
+        Politeness.Internal.RobotsRules rules;
+        try
+        {
+            rules = await robots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex)
+        {
+            Complete(new RequestOutcome(request, null, ex) { Index = index });
+            return;
+        }
+
+        if (_scheduler.CheckRobots(request, rules) is { } refusal)
+        {
+            Complete(new RequestOutcome(request, null, refusal) { Index = index });
+            return;
+        }
+
+        Enqueue(request, index, cancellationToken);
+    }
+
+    private void Enqueue(ScheduledRequest request, long index, CancellationToken cancellationToken)
+    {
         if (cancellationToken.IsCancellationRequested)
         {
             Complete(new RequestOutcome(request, null, new OperationCanceledException(cancellationToken)) { Index = index });

@@ -856,9 +856,9 @@ internal sealed class Dispatcher : IDisposable
             host.NextStart = Math.Max(host.NextStart, now + ToTimestampTicks(spacing));
         }
 
-        if (settings.HasDelay)
+        if (settings.HasDelay || host.CrawlDelay > TimeSpan.Zero)
         {
-            var delay = settings.MinDelay;
+            var delay = settings.MinDelay > host.CrawlDelay ? settings.MinDelay : host.CrawlDelay;
             if (settings.MaxJitter > TimeSpan.Zero)
             {
 #pragma warning disable CA5394 // Jitter needs no cryptographic randomness.
@@ -910,6 +910,18 @@ internal sealed class Dispatcher : IDisposable
             {
                 host.NextStart = until;
                 host.PausedUntil = until;
+            }
+        }
+    }
+
+    /// <summary>Sets the host's robots.txt <c>Crawl-delay</c>, its minimum delay between starts when longer than the configured one.</summary>
+    public void SetCrawlDelay(HostKey key, TimeSpan delay)
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                GetOrCreateHost(key).CrawlDelay = delay;
             }
         }
     }

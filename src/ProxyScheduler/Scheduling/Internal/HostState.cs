@@ -41,6 +41,9 @@ internal sealed class HostState
     /// <summary>Gets or sets the timestamp <see cref="Tokens"/> was last refilled at.</summary>
     public long TokensAt { get; set; }
 
+    /// <summary>Gets or sets the host's robots.txt <c>Crawl-delay</c>; zero for none.</summary>
+    public TimeSpan CrawlDelay { get; set; }
+
     /// <summary>Gets or sets the number of attempts started to the host.</summary>
     public long StartSeq { get; set; }
 

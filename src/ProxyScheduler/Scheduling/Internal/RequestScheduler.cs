@@ -5,6 +5,7 @@ using Polly;
 using Polly.Retry;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Diagnostics.Internal;
+using ProxyScheduler.Politeness.Internal;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Proxies.Sessions;
@@ -37,6 +38,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     private readonly TimeSpan _attemptTimeout;
     private readonly TimeSpan? _deadline;
     private readonly long _maxBodySize;
+    private readonly RobotsCache? _robots;
     private readonly int _maxRedirects;
     private readonly bool _retryNonIdempotent;
     private readonly TimeSpan _maxRetryDelay;
@@ -96,6 +98,10 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _admission = new SemaphoreSlim(options.QueueLimit, options.QueueLimit);
         QueueLimit = options.QueueLimit;
         PostProcessingDefaults = (options.PostProcessing ?? new Processing.PostProcessingOptions()).Clone();
+        if (options.Robots is { Enabled: true } robots)
+        {
+            _robots = new RobotsCache(robots, time, FetchRobotsAsync);
+        }
         _attemptTimeout = options.AttemptTimeout;
         _deadline = options.Deadline;
         _maxBodySize = options.MaxResponseBodySize;
@@ -135,6 +141,38 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     }
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>The robots.txt rules for <paramref name="request"/>'s host, when robots.txt is obeyed and the request is not itself a robots.txt fetch.</summary>
+    internal Task<RobotsRules>? RobotsFor(ScheduledRequest request) =>
+        _robots is null || request.SkipRobots ? null : _robots.GetAsync(request.RequestUri);
+
+    /// <summary>Applies the host's robots.txt to a request: the failure when it is disallowed; otherwise the host's crawl delay is set and <see langword="null"/> returned.</summary>
+    internal RequestFailedException? CheckRobots(ScheduledRequest request, RobotsRules rules)
+    {
+        var options = _robots!.Options;
+        if (!rules.IsAllowed(request.RequestUri.PathAndQuery))
+        {
+            var redacted = UriRedactor.Redact(request.RequestUri);
+            return new RequestFailedException(RequestFailureReason.DisallowedByRobots, redacted, 0, null,
+                $"The robots.txt of {request.HostKey} disallows {redacted} for the user agent '{options.UserAgent}'; the request was not sent.", null);
+        }
+
+        if (options.ObeyCrawlDelay && rules.CrawlDelay is { } delay && delay > TimeSpan.Zero)
+        {
+            _dispatcher.SetCrawlDelay(request.HostKey, delay < options.MaxCrawlDelay ? delay : options.MaxCrawlDelay);
+        }
+
+        return null;
+    }
+
+    /// <summary>Fetches a host's robots.txt through the scheduler itself (its limits, its proxies), outside admission; a missing one (any status but 2xx) allows everything.</summary>
+    private async Task<RobotsRules> FetchRobotsAsync(Uri robots)
+    {
+        var request = new ScheduledRequest(robots) { SkipRobots = true };
+        request.Headers["User-Agent"] = _robots!.Options.UserAgent;
+        var response = (await ExecuteAdmittedAsync(request, null, 0, null, -1, _disposeCts.Token).ConfigureAwait(false))!;
+        return response.IsSuccessStatusCode ? RobotsRules.Parse(response.ReadBodyAsString(), _robots.Options.UserAgent) : RobotsRules.AllowAll;
+    }
 
     internal DispatchGate OpenGate(int capacity) => _dispatcher.OpenGate(capacity);
 
@@ -399,6 +437,16 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
     private async Task<ScheduledResponse> SendCoreAsync(ScheduledRequest request, CancellationToken cancellationToken)
     {
+        if (RobotsFor(request) is { } robots)
+        {
+            // Before admission: the fetch of a robots.txt needs no slot of the caller's, so many requests waiting for
+            // one never hold up the fetch.
+            if (CheckRobots(request, await robots.WaitAsync(cancellationToken).ConfigureAwait(false)) is { } refusal)
+            {
+                throw refusal;
+            }
+        }
+
         await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -1,0 +1,28 @@
+namespace ProxyScheduler.Politeness;
+
+/// <summary>
+/// robots.txt support (<c>ProxyScheduler:Robots</c>): off by default. When on, the scheduler fetches each host's
+/// <c>/robots.txt</c> through itself (same limits, same proxy rules) before the host's first request, caches it, fails
+/// requests its <c>Disallow</c> rules forbid for <see cref="UserAgent"/> (never sending them), and paces the host by its
+/// <c>Crawl-delay</c>.
+/// </summary>
+public sealed class RobotsOptions
+{
+    /// <summary>Gets or sets a value indicating whether robots.txt is obeyed.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>Gets or sets the user agent whose group of rules applies (matched case-insensitively; the <c>*</c> group otherwise).</summary>
+    public string UserAgent { get; set; } = "ProxyScheduler";
+
+    /// <summary>Gets or sets how long a host's robots.txt is kept before it is fetched again.</summary>
+    public TimeSpan CacheDuration { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Gets or sets the most hosts whose robots.txt is kept; past it the least recently used is forgotten.</summary>
+    public int MaxHosts { get; set; } = 10_000;
+
+    /// <summary>Gets or sets a value indicating whether <c>Crawl-delay</c> becomes the host's minimum delay between starts (when longer than the configured one).</summary>
+    public bool ObeyCrawlDelay { get; set; } = true;
+
+    /// <summary>Gets or sets the longest <c>Crawl-delay</c> obeyed; a longer one is capped.</summary>
+    public TimeSpan MaxCrawlDelay { get; set; } = TimeSpan.FromMinutes(1);
+}
