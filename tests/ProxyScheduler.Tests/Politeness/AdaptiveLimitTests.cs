@@ -77,6 +77,36 @@ public sealed class AdaptiveLimitTests
     }
 
     [Fact]
+    public void Aimd_LatencyFarAboveTheBaseline_TwiceInARow_IsASignal_OnceIsAHiccup()
+    {
+        var time = new FakeTimeProvider();
+        var limit = new AdaptiveLimit(ceiling: 64);
+        var seq = 0L;
+        void Answer(TimeSpan latency)
+        {
+            limit.OnStart(time.GetTimestamp(), time);
+            seq++;
+            time.Advance(TimeSpan.FromMilliseconds(5));
+            limit.OnOutcome(ResponseClass.Success, seq, seq, latency, time.GetTimestamp(), time);
+        }
+
+        for (var i = 0; i < 30; i++)
+        {
+            Answer(TimeSpan.FromMilliseconds(20));
+        }
+
+        Answer(TimeSpan.FromSeconds(1));
+        Answer(TimeSpan.FromMilliseconds(20));
+        limit.Decreases.Should().Be(0, "one slow answer among good ones is a hiccup");
+
+        var before = limit.Concurrency;
+        Answer(TimeSpan.FromSeconds(1));
+        Answer(TimeSpan.FromSeconds(1));
+        limit.Decreases.Should().Be(1, "a latency far above the baseline, twice in a row, is the host slowing down");
+        limit.Concurrency.Should().BeLessThan(before);
+    }
+
+    [Fact]
     public async Task Adaptive_RetryAfterZero_StillBacksOff_AndTheSnapshotShowsTheLimitAndDelay()
     {
         using var sut = new TestScheduler(o =>

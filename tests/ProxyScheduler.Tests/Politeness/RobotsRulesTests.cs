@@ -70,3 +70,46 @@ public sealed class RobotsRulesTests
         rules.IsAllowed("/page").Should().BeTrue();
     }
 }
+
+public sealed class RobotsCacheTests
+{
+    [Fact]
+    public async Task Cache_FetchesOncePerOrigin_ExpiresAfterItsDuration_AndForgetsTheLeastRecentlyUsedPastItsBound()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var fetched = new List<string>();
+        var cache = new RobotsCache(new ProxyScheduler.Politeness.RobotsOptions { CacheDuration = TimeSpan.FromMinutes(10), MaxHosts = 2 }, time, uri =>
+        {
+            lock (fetched)
+            {
+                fetched.Add(uri.ToString());
+            }
+
+            return Task.FromResult(RobotsRules.AllowAll);
+        });
+
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => cache.GetAsync(new Uri("http://a.test/x"))));
+        fetched.Should().Equal("http://a.test/robots.txt");
+
+        time.Advance(TimeSpan.FromMinutes(10));
+        await cache.GetAsync(new Uri("http://a.test/y"));
+        fetched.Should().HaveCount(2, "an expired robots.txt is fetched again");
+
+        await cache.GetAsync(new Uri("http://b.test/"));
+        await cache.GetAsync(new Uri("https://a.test/"));
+        cache.Count.Should().Be(2, "no more than MaxHosts are kept");
+        await cache.GetAsync(new Uri("http://a.test/z"));
+        fetched.Should().HaveCount(5, "http://a.test was the least recently used and was forgotten");
+        fetched.Should().Contain("https://a.test/robots.txt", "the origin includes the scheme");
+    }
+
+    [Fact]
+    public async Task Cache_AFetchThatFails_AllowsEverything()
+    {
+        var cache = new RobotsCache(new ProxyScheduler.Politeness.RobotsOptions(), TimeProvider.System, _ => Task.FromException<RobotsRules>(new HttpRequestException("refused")));
+
+        var rules = await cache.GetAsync(new Uri("http://down.test/"));
+
+        rules.IsAllowed("/anything").Should().BeTrue();
+    }
+}
