@@ -28,6 +28,36 @@ internal sealed class SchedulerMetrics : IDisposable
         Attempts = _meter.CreateCounter<long>("proxyscheduler.attempts", "{attempt}", "Attempts ended, by proxy id (or direct) and response class.");
         ProxyStateChanges = _meter.CreateCounter<long>("proxyscheduler.proxy.state_changes", "{change}", "Proxies quarantined, reanimated, retired or drained, by proxy id and new state.");
         ProxyBlocks = _meter.CreateCounter<long>("proxyscheduler.proxy.blocks", "{block}", "Blocks of a proxy by a host, by proxy id.");
+        RequestsStarted = _meter.CreateCounter<long>("proxyscheduler.requests.started", "{request}", "Requests admitted, by HTTP method.");
+        RequestsCompleted = _meter.CreateCounter<long>("proxyscheduler.requests.completed", "{request}", "Requests ended, by outcome (response, failed, canceled), status code and error type.");
+        RequestDuration = _meter.CreateHistogram<double>("proxyscheduler.request.duration", "s", "Time from a request's submission to its end, queueing, retries and redirects included.");
+        AttemptDuration = _meter.CreateHistogram<double>("proxyscheduler.attempt.duration", "s", "Time of one attempt, from its dispatch to its buffered body, by proxy id (or direct) and response class.");
+        Retries = _meter.CreateCounter<long>("proxyscheduler.retries", "{retry}", "Retries scheduled, by the response class of the attempt retried.");
+        SessionRebinds = _meter.CreateCounter<long>("proxyscheduler.session.rebinds", "{rebind}", "Sessions moved to another proxy identity.");
+        ProcessingDuration = _meter.CreateHistogram<double>("proxyscheduler.postprocessing.duration", "s", "Time a post-processing chain took for one response, by status.");
+    }
+
+    public Counter<long> RequestsStarted { get; }
+
+    public Counter<long> RequestsCompleted { get; }
+
+    public Histogram<double> RequestDuration { get; }
+
+    public Histogram<double> AttemptDuration { get; }
+
+    public Counter<long> Retries { get; }
+
+    public Counter<long> SessionRebinds { get; }
+
+    public Histogram<double> ProcessingDuration { get; }
+
+    /// <summary>Registers the gauges read from the scheduler's state when a collector asks (queue, in flight, proxies by state, post-processing backlog).</summary>
+    public void Observe(Func<(int Queued, int InFlight)> counts, Func<IEnumerable<Measurement<int>>> proxiesByState, Func<int> processingBacklog)
+    {
+        _meter.CreateObservableGauge("proxyscheduler.queue.depth", () => counts().Queued, "{request}", "Attempts waiting in the host queues.");
+        _meter.CreateObservableGauge("proxyscheduler.requests.in_flight", () => counts().InFlight, "{attempt}", "Attempts in flight.");
+        _meter.CreateObservableGauge("proxyscheduler.proxies", proxiesByState, "{proxy}", "Proxies of the pool, by state (healthy, quarantined, retired, draining).");
+        _meter.CreateObservableGauge("proxyscheduler.postprocessing.queue.depth", processingBacklog, "{response}", "Responses fetched and waiting for a post-processing worker, over all runs.");
     }
 
     public Counter<long> Attempts { get; }

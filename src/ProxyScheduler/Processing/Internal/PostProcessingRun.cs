@@ -151,6 +151,7 @@ internal sealed class PostProcessingRun<TResult>
             {
                 if (outcome.Response is not null)
                 {
+                    _scheduler.AddProcessingBacklog(1);
                     if (!_input.Writer.TryWrite(outcome))
                     {
                         await _input.Writer.WriteAsync(outcome, _token).ConfigureAwait(false);
@@ -235,6 +236,7 @@ internal sealed class PostProcessingRun<TResult>
                     continue;
                 }
 
+                _scheduler.AddProcessingBacklog(-1);
                 if (_token.IsCancellationRequested)
                 {
                     // The run is over: give the body back unprocessed.
@@ -268,6 +270,7 @@ internal sealed class PostProcessingRun<TResult>
         ProcessedResult<TResult>? item = null;
         AsyncServiceScope scope = default;
         var scoped = _chain.UsesScope;
+        var started = 0L;
         try
         {
             context.Step = 0;
@@ -277,6 +280,7 @@ internal sealed class PostProcessingRun<TResult>
                 context.Services = scope.ServiceProvider;
             }
 
+            started = _scheduler.Time.GetTimestamp();
             var pending = _chain.RunAsync(response, context, _token);
             var value = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
             item = new ProcessedResult<TResult>(outcome.Index, outcome.Request, response, ProcessedResultStatus.Succeeded, value, null, null);
@@ -306,6 +310,11 @@ internal sealed class PostProcessingRun<TResult>
             }
 
             response.ReleaseBody();
+        }
+
+        if (item is not null && started != 0)
+        {
+            _scheduler.RecordProcessing(_scheduler.Time.GetElapsedTime(started), item.Succeeded ? "succeeded" : "failed");
         }
 
         if (item is not null)

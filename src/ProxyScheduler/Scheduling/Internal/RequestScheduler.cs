@@ -93,11 +93,19 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _sessionOptions = options.Sessions;
         _sessionStore = components.SessionStore ?? new InMemorySessionStore(options.Sessions.MaxSessions);
         _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options, classifiers), time, pool,
-            pool is null ? null : new SessionBinder(options.Sessions, time));
+            pool is null ? null : new SessionBinder(options.Sessions, time, _metrics));
         _transport = new HttpTransport(handlerFactory);
         _admission = new SemaphoreSlim(options.QueueLimit, options.QueueLimit);
         QueueLimit = options.QueueLimit;
         PostProcessingDefaults = (options.PostProcessing ?? new Processing.PostProcessingOptions()).Clone();
+        _metrics.Observe(
+            () =>
+            {
+                var counts = _dispatcher.GetCounts();
+                return (counts.Queued, counts.InFlight);
+            },
+            ProxiesByState,
+            () => Volatile.Read(ref _processingBacklog));
         if (options.Robots is { Enabled: true } robots)
         {
             _robots = new RobotsCache(robots, time, FetchRobotsAsync);
@@ -139,6 +147,9 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             $"Post-processing needs the scheduler registered by AddProxyScheduler (it holds back dispatching when processing falls behind); {scheduler.GetType().Name} is another implementation of IRequestScheduler.",
             paramName);
     }
+
+    /// <summary>Gets the scheduler's clock.</summary>
+    internal TimeProvider Time => _time;
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
@@ -307,6 +318,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         CancellationToken cancellationToken,
         CancellationToken combinedToken = default)
     {
+        _metrics.RequestsStarted.Add(1, new KeyValuePair<string, object?>("http.request.method", request.Method.Method));
         var deadline = request.Deadline ?? _deadline;
         if (deadline is { } d && firstLease is not null)
         {
@@ -417,6 +429,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 _dispatcher.Release(unused);
             }
 
+            RecordCompletion(execution, response, failure);
             execution.Dispose();
         }
 
@@ -552,6 +565,10 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         {
             execution.LastAttemptEnd = _time.GetTimestamp();
             execution.LastAttemptTicks = execution.LastAttemptEnd - startedAt;
+            _metrics.AttemptDuration.Record(
+                _time.GetElapsedTime(startedAt, execution.LastAttemptEnd).TotalSeconds,
+                new KeyValuePair<string, object?>("proxy.id", lease.Proxy?.Endpoint.Id ?? "direct"),
+                new KeyValuePair<string, object?>("class", outcomeClass is { } c ? ClassName(c) : "canceled"));
             execution.Record(lease.Proxy, outcomeClass);
             _dispatcher.Release(lease, outcomeClass, execution.LastAttemptTicks, session);
         }
@@ -637,6 +654,41 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             new KeyValuePair<string, object?>("class", ClassName(outcome)));
         return outcome;
     }
+
+    /// <summary>Counts a request's end and its duration; tags carry no URI, host, credential or session key.</summary>
+    private void RecordCompletion(RequestExecution execution, ScheduledResponse? response, Exception? failure)
+    {
+        var outcome = response is not null ? "response" : failure is OperationCanceledException ? "canceled" : "failed";
+        var status = response is not null ? (int)response.StatusCode : (object?)null;
+        var error = failure switch
+        {
+            null => null,
+            RequestFailedException f => f.Reason.ToString(),
+            _ => failure.GetType().Name,
+        };
+        var tags = new System.Diagnostics.TagList
+        {
+            { "outcome", outcome },
+            { "http.response.status_code", status },
+            { "error.type", error },
+        };
+        _metrics.RequestsCompleted.Add(1, tags);
+        _metrics.RequestDuration.Record(_time.GetElapsedTime(execution.SubmittedAt).TotalSeconds, tags);
+    }
+
+    private IEnumerable<System.Diagnostics.Metrics.Measurement<int>> ProxiesByState() =>
+        _dispatcher.GetProxySnapshots()
+            .GroupBy(static p => p.State)
+            .Select(static g => new System.Diagnostics.Metrics.Measurement<int>(g.Count(), new KeyValuePair<string, object?>("state", g.Key.ToString().ToLowerInvariant())));
+
+    private int _processingBacklog;
+
+    /// <summary>Counts responses waiting for a post-processing worker (over all runs), for the backlog gauge.</summary>
+    internal void AddProcessingBacklog(int delta) => Interlocked.Add(ref _processingBacklog, delta);
+
+    /// <summary>Records one post-processing chain's duration.</summary>
+    internal void RecordProcessing(TimeSpan duration, string status) =>
+        _metrics.ProcessingDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("status", status));
 
     private static string ClassName(ResponseClass outcome) => outcome switch
     {
@@ -810,6 +862,8 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                         : args.Outcome.Result?.RetryAfter is { } retryAfter ? (retryAfter > _maxRetryDelay ? _maxRetryDelay : retryAfter) : null),
                 OnRetry = args =>
                 {
+                    _metrics.Retries.Add(1, new KeyValuePair<string, object?>("class",
+                        args.Context.Properties.TryGetValue(ExecutionKey, out var retried) && retried.LastClass is { } retriedClass ? ClassName(retriedClass) : "unknown"));
                     if (_logger.IsEnabled(LogLevel.Debug) && args.Context.Properties.TryGetValue(ExecutionKey, out var execution))
                     {
                         var cause = args.Outcome.Exception is { } e ? e.GetType().Name : ((int)args.Outcome.Result!.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);

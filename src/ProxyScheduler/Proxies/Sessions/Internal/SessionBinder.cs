@@ -16,10 +16,13 @@ internal sealed class SessionBinder
     private readonly TimeProvider _time;
     private readonly long _minDelayTicks;
 
-    public SessionBinder(SessionOptions options, TimeProvider time)
+    private readonly Diagnostics.Internal.SchedulerMetrics? _metrics;
+
+    public SessionBinder(SessionOptions options, TimeProvider time, Diagnostics.Internal.SchedulerMetrics? metrics = null)
     {
         _options = options;
         _time = time;
+        _metrics = metrics;
         _minDelayTicks = time.ToTimestampTicks(options.MinDelay);
     }
 
@@ -124,6 +127,7 @@ internal sealed class SessionBinder
         if (session.ProxyId is { } old)
         {
             pool.ReleaseIdentity(old);
+            _metrics?.SessionRebinds.Add(1);
         }
 
         session.ProxyId = null;
