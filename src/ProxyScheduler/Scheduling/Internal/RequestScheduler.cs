@@ -319,6 +319,15 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         CancellationToken combinedToken = default)
     {
         _metrics.RequestsStarted.Add(1, new KeyValuePair<string, object?>("http.request.method", request.Method.Method));
+        using var activity = SchedulerActivities.Source.StartActivity("ProxyScheduler.Request");
+        if (activity is not null)
+        {
+            activity.SetTag("http.request.method", request.Method.Method);
+            activity.SetTag("url.full", UriRedactor.Redact(request.RequestUri));
+            activity.SetTag("server.address", request.RequestUri.Host);
+            activity.SetTag("server.port", request.RequestUri.Port);
+        }
+
         var deadline = request.Deadline ?? _deadline;
         if (deadline is { } d && firstLease is not null)
         {
@@ -430,6 +439,20 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             }
 
             RecordCompletion(execution, response, failure);
+            if (activity is not null)
+            {
+                activity.SetTag("proxyscheduler.attempts", execution.Attempts);
+                if (response is not null)
+                {
+                    activity.SetTag("http.response.status_code", (int)response.StatusCode);
+                }
+                else if (failure is not null)
+                {
+                    activity.SetTag("error.type", failure is RequestFailedException f ? f.Reason.ToString() : failure.GetType().Name);
+                    activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
+                }
+            }
+
             execution.Dispose();
         }
 
@@ -498,6 +521,14 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         var startedAt = _time.GetTimestamp();
         execution.QueuedTicks += startedAt - queuedAt;
         ResponseClass? outcomeClass = null;
+        var attemptActivity = SchedulerActivities.Source.StartActivity("ProxyScheduler.Attempt");
+        if (attemptActivity is not null)
+        {
+            attemptActivity.SetTag("proxyscheduler.attempt", execution.Attempts);
+            attemptActivity.SetTag("proxyscheduler.proxy.id", lease.Proxy?.Endpoint.Id ?? "direct");
+            attemptActivity.SetTag("url.full", UriRedactor.Redact(execution.Uri));
+        }
+
         try
         {
             var attemptCts = _attemptTokens.Rent(execution.AttemptTimeout);
@@ -565,6 +596,12 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         {
             execution.LastAttemptEnd = _time.GetTimestamp();
             execution.LastAttemptTicks = execution.LastAttemptEnd - startedAt;
+            if (attemptActivity is not null)
+            {
+                attemptActivity.SetTag("proxyscheduler.class", outcomeClass is { } cls ? ClassName(cls) : "canceled");
+                attemptActivity.Dispose();
+            }
+
             _metrics.AttemptDuration.Record(
                 _time.GetElapsedTime(startedAt, execution.LastAttemptEnd).TotalSeconds,
                 new KeyValuePair<string, object?>("proxy.id", lease.Proxy?.Endpoint.Id ?? "direct"),
