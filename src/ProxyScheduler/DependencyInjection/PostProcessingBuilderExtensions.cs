@@ -42,7 +42,7 @@ public static class PostProcessingBuilderExtensions
 
         var name = $"AddPostProcessor<{NameOf(typeof(TProcessor))}, {NameOf(typeof(TResult))}>";
         var options = services.AddOptions<PostProcessingOptions>(name)
-            .Configure<IOptions<ProxySchedulerOptions>>(static (options, root) => Copy(root.Value.PostProcessing, options));
+            .Configure<IOptions<ProxySchedulerOptions>>(static (options, root) => root.Value.PostProcessing?.CopyTo(options));
         if (configure is not null)
         {
             options.Configure(configure);
@@ -114,18 +114,5 @@ public static class PostProcessingBuilderExtensions
 
     private static ServiceLifetime LifetimeOf(IServiceCollection services, Type type) =>
         services.Last(d => d.ServiceType == type).Lifetime;
-
-    private static void Copy(PostProcessingOptions? from, PostProcessingOptions to)
-    {
-        if (from is null)
-        {
-            return;
-        }
-
-        to.MaxDegreeOfParallelism = from.MaxDegreeOfParallelism;
-        to.Capacity = from.Capacity;
-        to.PreserveInputOrder = from.PreserveInputOrder;
-        to.ReorderWindow = from.ReorderWindow;
-    }
 }
 #pragma warning restore RS0026

@@ -35,11 +35,19 @@ public sealed class PostProcessingOptions
     /// </summary>
     public int ReorderWindow { get; set; } = Internal.PostProcessingDefaults.ReorderWindow;
 
-    internal PostProcessingOptions Clone() => new()
+    internal PostProcessingOptions Clone()
     {
-        MaxDegreeOfParallelism = MaxDegreeOfParallelism,
-        Capacity = Capacity,
-        PreserveInputOrder = PreserveInputOrder,
-        ReorderWindow = ReorderWindow,
-    };
+        var copy = new PostProcessingOptions();
+        CopyTo(copy);
+        return copy;
+    }
+
+    /// <summary>Copies every setting onto <paramref name="target"/>.</summary>
+    internal void CopyTo(PostProcessingOptions target)
+    {
+        target.MaxDegreeOfParallelism = MaxDegreeOfParallelism;
+        target.Capacity = Capacity;
+        target.PreserveInputOrder = PreserveInputOrder;
+        target.ReorderWindow = ReorderWindow;
+    }
 }

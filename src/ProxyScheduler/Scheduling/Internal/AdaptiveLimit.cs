@@ -41,9 +41,8 @@ internal sealed class AdaptiveLimit
     private long _decreasedAtSeq;
     private double _baseline = double.NaN;
     private int _startCount;
-    private double _tokens;
+    private readonly TokenBucket _pacing = new();
     private int _slowStreak;
-    private long _tokensAt;
 
     public AdaptiveLimit(int ceiling)
     {
@@ -72,10 +71,7 @@ internal sealed class AdaptiveLimit
             return null;
         }
 
-        _tokens = _tokensAt == 0 ? 1 : Math.Min(PacingBurst, _tokens + (time.GetElapsedTime(_tokensAt, now).TotalSeconds * rate));
-        _tokensAt = now;
-        _tokens--;
-        return _tokens >= 1 ? null : TimeSpan.FromSeconds((1 - _tokens) / rate);
+        return _pacing.Take(rate, PacingBurst, initial: 1, now, time);
     }
 
     /// <summary>Adapts to the outcome of an attempt started as the host's <paramref name="seq"/>-th.</summary>

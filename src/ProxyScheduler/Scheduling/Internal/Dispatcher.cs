@@ -228,11 +228,8 @@ internal sealed class Dispatcher : IDisposable
                 {
                     if (ReferenceEquals(waiter.Group, group))
                     {
-                        waiter.State = Waiter.Canceled;
-                        waiter.Host.Held--;
-                        _queued--;
+                        LeaveHeldLocked(waiter, Waiter.Canceled, now);
                         canceled.Add(waiter);
-                        TrackIdle(waiter.Host, now);
                     }
                 }
             }
@@ -589,6 +586,15 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
+    /// <summary>A held waiter leaves the gate for good (canceled, or failed at its deadline); its entry in the gate is skipped from then on.</summary>
+    private void LeaveHeldLocked(Waiter waiter, int state, long now)
+    {
+        waiter.State = state;
+        waiter.Host.Held--;
+        _queued--;
+        TrackIdle(waiter.Host, now);
+    }
+
     private void ArmGateTimer(DispatchGate gate, long now, long at)
     {
         if (DueIn(gate.TimerDue, gate.Timer is not null, now, at) is { } due)
@@ -639,11 +645,8 @@ internal sealed class Dispatcher : IDisposable
 
                     if (waiter.DeadlineAt != 0 && now >= waiter.DeadlineAt)
                     {
-                        waiter.State = Waiter.Failed;
-                        waiter.Host.Held--;
-                        _queued--;
+                        LeaveHeldLocked(waiter, Waiter.Failed, now);
                         waiter.OnFailed(new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited for its post-processing run to have room."));
-                        TrackIdle(waiter.Host, now);
                         continue;
                     }
 
@@ -877,16 +880,10 @@ internal sealed class Dispatcher : IDisposable
     /// </summary>
     private void TakeToken(HostState host, HostSettings settings, double rate, long now)
     {
-        var tokens = double.IsNaN(host.Tokens)
-            ? settings.Burst
-            : Math.Min(settings.Burst, host.Tokens + (_time.GetElapsedTime(host.TokensAt, now).TotalSeconds * rate));
-        tokens--;
-        host.Tokens = tokens;
-        host.TokensAt = now;
-        if (tokens < 1)
+        host.RateBucket ??= new TokenBucket();
+        if (host.RateBucket.Take(rate, settings.Burst, settings.Burst, now, _time) is { } wait)
         {
-            var wait = now + ToTimestampTicks(TimeSpan.FromSeconds((1 - tokens) / rate));
-            host.NextStart = Math.Max(host.NextStart, wait);
+            host.NextStart = Math.Max(host.NextStart, now + ToTimestampTicks(wait));
         }
     }
 

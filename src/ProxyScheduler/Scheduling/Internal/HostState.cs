@@ -35,11 +35,8 @@ internal sealed class HostState
 
     public ITimer? Timer { get; set; }
 
-    /// <summary>Gets or sets the rate limit's tokens (starts it may make now); refilled lazily from <see cref="TokensAt"/>.</summary>
-    public double Tokens { get; set; } = double.NaN;
-
-    /// <summary>Gets or sets the timestamp <see cref="Tokens"/> was last refilled at.</summary>
-    public long TokensAt { get; set; }
+    /// <summary>Gets or sets the rate limit's bucket; created at the host's first start when it has a rate limit.</summary>
+    public TokenBucket? RateBucket { get; set; }
 
     /// <summary>Gets or sets the host's robots.txt <c>Crawl-delay</c>; zero for none.</summary>
     public TimeSpan CrawlDelay { get; set; }
