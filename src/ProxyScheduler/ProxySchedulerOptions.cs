@@ -75,6 +75,15 @@ public sealed class ProxySchedulerOptions
     /// <value>The default value is empty.</value>
     public IList<string> Proxies { get; } = [];
 
+    /// <summary>
+    /// Gets the host patterns (as in <see cref="Hosts"/>: <c>example.com</c>, <c>*.example.com</c>, optionally with a
+    /// port) whose hosts get series of their own, tagged <c>server.address</c> and <c>server.port</c>, on the per-host
+    /// gauges (<c>proxyscheduler.host.queue.depth</c>, <c>.host.requests.in_flight</c>, <c>.host.concurrency.limit</c>).
+    /// Host names are unbounded cardinality, so no host gets them unless listed here, and at most 1,000 hosts do.
+    /// </summary>
+    /// <value>The default value is empty: no per-host series.</value>
+    public IList<string> PerHostMetrics { get; } = [];
+
     /// <summary>Gets or sets the options of the proxy pool.</summary>
     public Proxies.ProxyPoolOptions ProxyPool { get; set; } = new();
 

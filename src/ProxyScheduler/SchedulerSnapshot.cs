@@ -35,4 +35,7 @@ public sealed class SchedulerSnapshot
 
     /// <summary>Gets the proxies of the pool (retired ones included); empty when no proxies are configured.</summary>
     public IReadOnlyList<Proxies.ProxySnapshot> Proxies { get; init; } = [];
+
+    /// <summary>Gets the sessions held by the session store (bound to a proxy identity or waiting for their next request).</summary>
+    public int Sessions { get; init; }
 }

@@ -59,9 +59,15 @@ public sealed class ProxySnapshot
     /// <summary>Gets, while quarantined, when the proxy gets its probe.</summary>
     public DateTimeOffset? ReanimationAt { get; }
 
+    /// <summary>
+    /// Gets the proxy's overall health score, 0 to 1, as the selectors weigh it (before any per-host record): its success
+    /// rate with old failures fading, discounted by its latency (<c>success / (1 + latency in seconds)</c>); 0 unless healthy.
+    /// </summary>
+    public double Score { get; init; }
+
     /// <summary>Gets the attempts the proxy has carried.</summary>
     public long Attempts { get; }
 
     /// <inheritdoc />
-    public override string ToString() => $"{Address} {State} in-flight {InFlight}/{MaxConcurrency} success {SuccessRate:P0}";
+    public override string ToString() => $"{Address} {State} in-flight {InFlight}/{MaxConcurrency} success {SuccessRate:P0} score {Score:0.###}";
 }

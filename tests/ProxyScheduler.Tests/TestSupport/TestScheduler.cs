@@ -32,5 +32,7 @@ public sealed class TestScheduler : IDisposable
 
     public IRequestScheduler Scheduler { get; }
 
+    public IServiceProvider Services => _provider;
+
     public void Dispose() => _provider.Dispose();
 }

@@ -113,6 +113,14 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
             ValidateHost(errors, key, host);
         }
 
+        for (var i = 0; i < options.PerHostMetrics.Count; i++)
+        {
+            if (!HostPattern.TryParse(options.PerHostMetrics[i], out _, out var error))
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture, $"{_prefix}:PerHostMetrics:{i} is not a valid host pattern ('{options.PerHostMetrics[i]}'): {error}"));
+            }
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

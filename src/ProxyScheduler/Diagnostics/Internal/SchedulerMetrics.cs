@@ -60,6 +60,14 @@ internal sealed class SchedulerMetrics : IDisposable
         _meter.CreateObservableGauge("proxyscheduler.postprocessing.queue.depth", processingBacklog, "{response}", "Responses fetched and waiting for a post-processing worker, over all runs.");
     }
 
+    /// <summary>Registers the per-host gauges of the allow-listed hosts (<see cref="ProxySchedulerOptions.PerHostMetrics"/>), tagged with <c>server.address</c> and <c>server.port</c>.</summary>
+    public void ObserveHosts(Func<Func<Scheduling.Internal.HostState, int>, IEnumerable<Measurement<int>>> measure)
+    {
+        _meter.CreateObservableGauge("proxyscheduler.host.queue.depth", () => measure(static h => h.Count + h.Held), "{request}", "Attempts waiting for the host, per allow-listed host.");
+        _meter.CreateObservableGauge("proxyscheduler.host.requests.in_flight", () => measure(static h => h.InFlight), "{attempt}", "Attempts in flight to the host, per allow-listed host.");
+        _meter.CreateObservableGauge("proxyscheduler.host.concurrency.limit", () => measure(static h => h.Limit), "{attempt}", "The host's concurrency limit now (the adaptive one when it adapts), per allow-listed host.");
+    }
+
     public Counter<long> Attempts { get; }
 
     public Counter<long> ProxyStateChanges { get; }

@@ -44,4 +44,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 2010, EventName = "StateCallbackFailed", Level = LogLevel.Error,
         Message = "The OnProxyStateChanged callback failed for proxy {ProxyId}")]
     public static partial void StateCallbackFailed(ILogger logger, Exception exception, string proxyId);
+
+    [LoggerMessage(EventId = 2011, EventName = "SessionRebound", Level = LogLevel.Debug,
+        Message = "A session leaves proxy {ProxyId} ({Reason}); its next request gets a new proxy identity")]
+    public static partial void SessionRebound(ILogger logger, string proxyId, string reason);
 }

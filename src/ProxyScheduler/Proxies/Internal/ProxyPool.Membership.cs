@@ -208,7 +208,12 @@ internal sealed partial class ProxyPool
                 node.ConsecutiveFailures,
                 node.Quarantines,
                 reanimation,
-                node.Attempts));
+                node.Attempts)
+            {
+                Score = node.State == ProxyHealthState.Healthy
+                    ? Faded(node.Success, node.LastSample, now) / (1.0 + (node.LatencyTicks / _ticksPerMs / 1000.0))
+                    : 0,
+            });
         }
 
         return list;

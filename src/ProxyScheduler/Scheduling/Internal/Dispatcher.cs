@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
@@ -36,9 +38,12 @@ internal sealed class Dispatcher : IDisposable
     private int _queued;
     private readonly List<DispatchGate> _gates = [];
     private bool _disposed;
+    private readonly ILogger _logger;
+    private readonly HashSet<HostKey> _metricHosts = [];
 
-    public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null, SessionBinder? sessions = null)
+    public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null, SessionBinder? sessions = null, ILogger? logger = null)
     {
+        _logger = logger ?? NullLogger.Instance;
         _pool = pool;
         _sessions = sessions;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(globalLimit);
@@ -255,7 +260,9 @@ internal sealed class Dispatcher : IDisposable
             var now = _time.GetTimestamp();
             if (host.Adaptive is { } adaptive && outcome is { } verdict)
             {
+                var (limit, decreases) = (adaptive.Concurrency, adaptive.Decreases);
                 adaptive.OnOutcome(verdict, lease.Seq, host.StartSeq, _time.GetElapsedTime(0, latencyTicks), now, _time);
+                LogAdaptation(host, adaptive, verdict, limit, decreases);
             }
 
             if (lease.Proxy is { } proxy)
@@ -329,6 +336,29 @@ internal sealed class Dispatcher : IDisposable
         lock (_lock)
         {
             return _pool is null ? [] : _pool.GetSnapshots();
+        }
+    }
+
+    /// <summary>The per-host gauge of the allow-listed hosts the dispatcher knows now (<see cref="ProxySchedulerOptions.PerHostMetrics"/>).</summary>
+    public IEnumerable<System.Diagnostics.Metrics.Measurement<int>> MeasureHosts(Func<HostState, int> value)
+    {
+        if (!_resolver.HasPerHostMetrics)
+        {
+            return [];
+        }
+
+        lock (_lock)
+        {
+            var list = new List<System.Diagnostics.Metrics.Measurement<int>>();
+            foreach (var host in _hosts.Values)
+            {
+                if (host.MetricTags is { } tags)
+                {
+                    list.Add(new(value(host), tags));
+                }
+            }
+
+            return list;
         }
     }
 
@@ -907,7 +937,21 @@ internal sealed class Dispatcher : IDisposable
             {
                 host.NextStart = until;
                 host.PausedUntil = until;
+                Log.HostPaused(_logger, host.Key.ToString(), _time.GetElapsedTime(now, until).TotalMilliseconds);
             }
+        }
+    }
+
+    private void LogAdaptation(HostState host, AdaptiveLimit adaptive, ResponseClass verdict, int oldLimit, int oldDecreases)
+    {
+        if (adaptive.Decreases != oldDecreases)
+        {
+            Log.AdaptiveLimitDecreased(_logger, host.Key.ToString(), verdict == ResponseClass.Throttled ? "throttled" : "latency rose",
+                oldLimit, adaptive.Concurrency, adaptive.Rate ?? 0);
+        }
+        else if (adaptive.Concurrency != oldLimit && _logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.AdaptiveLimitIncreased(_logger, host.Key.ToString(), oldLimit, adaptive.Concurrency);
         }
     }
 
@@ -958,6 +1002,17 @@ internal sealed class Dispatcher : IDisposable
         {
             var settings = _resolver.Resolve(key);
             host = new HostState(key, settings) { Owner = this, Adaptive = settings.Adaptive ? new AdaptiveLimit(settings.MaxConcurrency) : null };
+            if (_resolver.HasPerHostMetrics && _resolver.WantsMetrics(key)
+                && (_metricHosts.Contains(key) || _metricHosts.Count < SchedulerDefaults.MaxMetricHosts))
+            {
+                _metricHosts.Add(key);
+                host.MetricTags =
+                [
+                    new("server.address", key.Host),
+                    new("server.port", key.Port),
+                ];
+            }
+
             _hosts.Add(key, host);
         }
 

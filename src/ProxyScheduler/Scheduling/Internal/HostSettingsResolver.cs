@@ -7,6 +7,7 @@ internal sealed class HostSettingsResolver
 {
     private readonly HostSettings _default;
     private readonly (HostPattern Pattern, HostSettings Settings)[] _rules;
+    private readonly HostPattern[] _metricPatterns;
 
     public HostSettingsResolver(ProxySchedulerOptions options)
         : this(options, new Dictionary<string, IResponseClassifier>(StringComparer.OrdinalIgnoreCase))
@@ -53,6 +54,24 @@ internal sealed class HostSettingsResolver
         // Most specific first, so the first match wins.
         rules.Sort(static (a, b) => b.Item1.CompareSpecificity(a.Item1));
         _rules = [.. rules];
+        _metricPatterns = [.. options.PerHostMetrics.Select(p => HostPattern.Parse(p, nameof(options.PerHostMetrics)))];
+    }
+
+    /// <summary>Gets a value indicating whether some hosts may get per-host metric series.</summary>
+    public bool HasPerHostMetrics => _metricPatterns.Length > 0;
+
+    /// <summary>Tells whether <paramref name="key"/> is on the per-host metrics allow-list.</summary>
+    public bool WantsMetrics(in HostKey key)
+    {
+        foreach (var pattern in _metricPatterns)
+        {
+            if (pattern.Matches(key))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static double? StartsPerSecond(double? limit, TimeSpan? period) =>

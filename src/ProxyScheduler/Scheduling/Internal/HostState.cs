@@ -53,6 +53,9 @@ internal sealed class HostState
     /// <summary>Gets or sets the timestamp until which a <c>Retry-After</c> pauses the host; 0 for none.</summary>
     public long PausedUntil { get; set; }
 
+    /// <summary>Gets or sets the tags of the host's own metric series; <see langword="null"/> when it is not on the allow-list.</summary>
+    public KeyValuePair<string, object?>[]? MetricTags { get; set; }
+
     public bool InReady { get; set; }
 
     public bool InIdleQueue { get; set; }

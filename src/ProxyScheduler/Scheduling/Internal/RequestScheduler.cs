@@ -93,7 +93,8 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _sessionOptions = options.Sessions;
         _sessionStore = components.SessionStore ?? new InMemorySessionStore(options.Sessions.MaxSessions);
         _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options, classifiers), time, pool,
-            pool is null ? null : new SessionBinder(options.Sessions, time, _metrics));
+            pool is null ? null : new SessionBinder(options.Sessions, time, _metrics, loggerFactory.CreateLogger("ProxyScheduler.Sessions")),
+            _logger);
         _transport = new HttpTransport(handlerFactory);
         _admission = new SemaphoreSlim(options.QueueLimit, options.QueueLimit);
         QueueLimit = options.QueueLimit;
@@ -106,6 +107,10 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             },
             ProxiesByState,
             () => Volatile.Read(ref _processingBacklog));
+        if (options.PerHostMetrics.Count > 0)
+        {
+            _metrics.ObserveHosts(_dispatcher.MeasureHosts);
+        }
         if (options.Robots is { Enabled: true } robots)
         {
             _robots = new RobotsCache(robots, time, FetchRobotsAsync);
@@ -128,6 +133,9 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     }
 
     public int QueueLimit { get; }
+
+    /// <summary>Gets a value indicating whether proxies are configured (a pool exists, even if it is empty now).</summary>
+    public bool UsesProxies => _dispatcher.HasPool;
 
     /// <summary>Gets the global concurrency limit.</summary>
     internal int MaxConcurrency => _dispatcher.GlobalLimit;
@@ -228,6 +236,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         return new SchedulerSnapshot(QueueLimit - _admission.CurrentCount, queued, inFlight, _dispatcher.GlobalLimit, hosts)
         {
             Proxies = _dispatcher.GetProxySnapshots(),
+            Sessions = _sessionStore.Count,
         };
     }
 

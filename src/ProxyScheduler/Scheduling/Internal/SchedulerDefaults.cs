@@ -35,4 +35,7 @@ internal static class SchedulerDefaults
 
     /// <summary>The most idle hosts remembered; past it the oldest idle host whose delay has passed is forgotten.</summary>
     public const int MaxIdleHosts = 10_000;
+
+    /// <summary>The most hosts given series of their own by <see cref="ProxySchedulerOptions.PerHostMetrics"/>; later ones get none.</summary>
+    public const int MaxMetricHosts = 1_000;
 }

@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Scheduling.Internal;
@@ -17,12 +19,14 @@ internal sealed class SessionBinder
     private readonly long _minDelayTicks;
 
     private readonly Diagnostics.Internal.SchedulerMetrics? _metrics;
+    private readonly ILogger _logger;
 
-    public SessionBinder(SessionOptions options, TimeProvider time, Diagnostics.Internal.SchedulerMetrics? metrics = null)
+    public SessionBinder(SessionOptions options, TimeProvider time, Diagnostics.Internal.SchedulerMetrics? metrics = null, ILogger? logger = null)
     {
         _options = options;
         _time = time;
         _metrics = metrics;
+        _logger = logger ?? NullLogger.Instance;
         _minDelayTicks = time.ToTimestampTicks(options.MinDelay);
     }
 
@@ -50,7 +54,7 @@ internal sealed class SessionBinder
             || (node?.Endpoint.Gateway?.IdleTimeout is { } providerIdle && utcNow - session.LastUsedAt >= providerIdle * 0.9))
         {
             // An expired binding rotates (also before a gateway's own session would end): a planned change, whatever the policy.
-            Unbind(session, pool);
+            Unbind(session, pool, "binding expired");
             return null;
         }
 
@@ -66,7 +70,7 @@ internal sealed class SessionBinder
                 return null;
             }
 
-            Unbind(session, pool);
+            Unbind(session, pool, node is null ? "its proxy failed, was blocked or left the pool" : "proxy unusable for the host");
             return null;
         }
 
@@ -122,12 +126,17 @@ internal sealed class SessionBinder
         }
     }
 
-    private void Unbind(SessionState session, ProxyPool pool)
+    private void Unbind(SessionState session, ProxyPool pool, string reason)
     {
         if (session.ProxyId is { } old)
         {
             pool.ReleaseIdentity(old);
             _metrics?.SessionRebinds.Add(1);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                // The session key is never logged; the proxy only by its opaque id.
+                ProxyScheduler.Proxies.Internal.Log.SessionRebound(_logger, old, reason);
+            }
         }
 
         session.ProxyId = null;
