@@ -1,4 +1,4 @@
-// The C# examples of docs/proxies.md and docs/post-processing.md, compiled with the solution (never run: their
+// The C# examples of docs/proxies.md, docs/post-processing.md and docs/observability.md, compiled with the solution (never run: their
 // addresses are examples). A docs test checks that every C# block of those pages appears here, so they cannot drift
 // from the API.
 using System.Text.Json;
@@ -124,6 +124,37 @@ internal static class PostProcessingSnippets
         services.AddProxyScheduler(configuration.GetSection("ProxyScheduler"))
             .AddPostProcessor<ProductParser, IReadOnlyList<Product>>()                          // per item (transient)
             .AddPostProcessor<PriceFilter, IReadOnlyList<Product>, PricedProducts>(ServiceLifetime.Scoped);
+    }
+
+    public static void PerHostMetrics(IServiceCollection services)
+    {
+        services.AddProxyScheduler(o =>
+        {
+            o.PerHostMetrics.Add("shop.example");       // one host
+            o.PerHostMetrics.Add("*.partner.example");  // a family of hosts
+        });
+    }
+
+    public static void HealthCheck(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddProxyScheduler(configuration.GetSection("ProxyScheduler"))
+            .AddHealthCheck(configure: h => h.DegradedBelow = 0.5);   // or services.AddHealthChecks().AddProxyScheduler()
+    }
+
+    public static void Snapshot(IRequestScheduler scheduler)
+    {
+        var snapshot = scheduler.GetSnapshot();
+        foreach (var host in snapshot.Hosts)
+        {
+            Console.WriteLine($"{host.Host}: {host.Queued} queued, {host.InFlight}/{host.ConcurrencyLimit} in flight, paused until {host.PausedUntil}");
+        }
+
+        foreach (var proxy in snapshot.Proxies)
+        {
+            Console.WriteLine($"{proxy.Id} {proxy.Address} {proxy.State} score {proxy.Score:0.00}, {proxy.InFlight} in flight, back at {proxy.ReanimationAt}");
+        }
+
+        Console.WriteLine($"{snapshot.Sessions} sessions, {snapshot.Pending} pending");
     }
 
     private static void Save(IReadOnlyList<Product> products) => Console.WriteLine($"{products.Count} products");

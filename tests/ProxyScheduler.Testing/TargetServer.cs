@@ -228,6 +228,16 @@ public sealed class TargetServer : IAsyncDisposable
                 return;
             }
 
+            if (path.StartsWith("/page/", StringComparison.Ordinal) && int.TryParse(path[6..], out var pageNumber))
+            {
+                // An HTML page titled "Page N" with N links, for parsers.
+                Exit();
+                context.Response.ContentType = "text/html; charset=utf-8";
+                var links = string.Concat(Enumerable.Range(0, pageNumber).Select(i => $"<a href=\"/page/{i}\">{i}</a>"));
+                await context.Response.WriteAsync($"<!doctype html><html><head><TITLE>Page {pageNumber} &amp; co</TITLE></head><body>{links}</body></html>", aborted).ConfigureAwait(false);
+                return;
+            }
+
             if (path == "/robots.txt")
             {
                 Exit();

@@ -2,13 +2,13 @@ using ProxyScheduler.Tests.TestSupport;
 
 namespace ProxyScheduler.Tests.Docs;
 
-/// <summary>Every C# example of docs/proxies.md and docs/post-processing.md is compiled: it must appear in samples/ProxyScheduler.QuickStart/DocSnippets.cs.</summary>
+/// <summary>Every C# example of docs/proxies.md, docs/post-processing.md and docs/observability.md is compiled: it must appear in samples/ProxyScheduler.QuickStart/DocSnippets.cs.</summary>
 public sealed class DocExamplesTests
 {
     public static TheoryData<string, int, string> Blocks()
     {
         var data = new TheoryData<string, int, string>();
-        foreach (var page in new[] { "proxies.md", "post-processing.md" })
+        foreach (var page in new[] { "proxies.md", "post-processing.md", "observability.md" })
         {
             var doc = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "docs", page));
             var parts = doc.Split("```");

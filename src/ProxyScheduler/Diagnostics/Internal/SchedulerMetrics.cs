@@ -10,6 +10,12 @@ internal sealed class SchedulerMetrics : IDisposable
 {
     public const string MeterName = "ProxyScheduler";
 
+    /// <summary>The bucket boundaries of the duration histograms: those of the OpenTelemetry HTTP conventions (<c>http.client.request.duration</c>), and longer ones for queueing and retries.</summary>
+    private static readonly InstrumentAdvice<double> Seconds = new()
+    {
+        HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 300],
+    };
+
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
 
@@ -30,11 +36,12 @@ internal sealed class SchedulerMetrics : IDisposable
         ProxyBlocks = _meter.CreateCounter<long>("proxyscheduler.proxy.blocks", "{block}", "Blocks of a proxy by a host, by proxy id.");
         RequestsStarted = _meter.CreateCounter<long>("proxyscheduler.requests.started", "{request}", "Requests admitted, by HTTP method.");
         RequestsCompleted = _meter.CreateCounter<long>("proxyscheduler.requests.completed", "{request}", "Requests ended, by outcome (response, failed, canceled), status code and error type.");
-        RequestDuration = _meter.CreateHistogram<double>("proxyscheduler.request.duration", "s", "Time from a request's submission to its end, queueing, retries and redirects included.");
-        AttemptDuration = _meter.CreateHistogram<double>("proxyscheduler.attempt.duration", "s", "Time of one attempt, from its dispatch to its buffered body, by proxy id (or direct) and response class.");
+        RequestDuration = _meter.CreateHistogram("proxyscheduler.request.duration", "s", "Time from a request's submission to its end, queueing, retries and redirects included.", tags: null, Seconds);
+        AttemptDuration = _meter.CreateHistogram("proxyscheduler.attempt.duration", "s", "Time of one attempt, from its dispatch to its buffered body, by proxy id (or direct) and response class.", tags: null, Seconds);
         Retries = _meter.CreateCounter<long>("proxyscheduler.retries", "{retry}", "Retries scheduled, by the response class of the attempt retried.");
         SessionRebinds = _meter.CreateCounter<long>("proxyscheduler.session.rebinds", "{rebind}", "Sessions moved to another proxy identity.");
-        ProcessingDuration = _meter.CreateHistogram<double>("proxyscheduler.postprocessing.duration", "s", "Time a post-processing chain took for one response, by status.");
+        ProcessingDuration = _meter.CreateHistogram("proxyscheduler.postprocessing.duration", "s", "Time a post-processing chain took for one response, by status.", tags: null,
+            new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
     }
 
     public Counter<long> RequestsStarted { get; }
