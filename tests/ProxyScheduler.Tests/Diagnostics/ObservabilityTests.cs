@@ -152,6 +152,51 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
+    public async Task ProxyInstruments_MoveInAScriptedRun_QuarantinesBlocksRebindsAndStates()
+    {
+        var pool = Enumerable.Range(1, 3).Select(i => ProxyEndpoint.Parse($"http://u{i}:pw{i}@10.0.{i}.1:8080")).ToArray();
+        using var sut = new ProxyTestScheduler(pool, o =>
+        {
+            o.ProxyPool.QuarantineAfter = 1;
+            o.Sessions.MaxUses = 1;
+            o.Retry.MaxRetries = 0;
+        }, b => b.Services.AddMetrics());
+        var factory = sut.Get<IMeterFactory>();
+        using var quarantines = new MetricCollector<long>(factory, "ProxyScheduler", "proxyscheduler.proxy.quarantines");
+        using var changes = new MetricCollector<long>(factory, "ProxyScheduler", "proxyscheduler.proxy.state_changes");
+        using var blocks = new MetricCollector<long>(factory, "ProxyScheduler", "proxyscheduler.proxy.blocks");
+        using var rebinds = new MetricCollector<long>(factory, "ProxyScheduler", "proxyscheduler.session.rebinds");
+        using var states = new MetricCollector<int>(factory, "ProxyScheduler", "proxyscheduler.proxies");
+        var ids = sut.Scheduler.GetSnapshot().Proxies.Select(p => p.Id).ToArray();
+        var (dead, blocked) = (ids[0], ids[1]);
+        sut.Behavior = (id, request) =>
+            id == dead ? Task.FromException<HttpResponseMessage>(new HttpRequestException(HttpRequestError.ConnectionError, "refused (fake)"))
+            : id == blocked && request.RequestUri!.Host == "b.test" ? Task.FromResult(FakeHandler.Response(HttpStatusCode.Forbidden))
+            : Task.FromResult(FakeHandler.Response(HttpStatusCode.OK));
+
+        // Each proxy gets a request to each host (the pool spreads them); then one session sends twice (MaxUses 1: one rebind).
+        for (var i = 0; i < 12; i++)
+        {
+            await sut.Scheduler.SendAsync(new ScheduledRequest(new Uri(i % 2 == 0 ? A : B, $"?i={i}")));
+        }
+
+        await sut.Scheduler.SendAsync(new ScheduledRequest(A) { SessionKey = SessionKey });
+        await sut.Scheduler.SendAsync(new ScheduledRequest(A) { SessionKey = SessionKey });
+        states.RecordObservableInstruments();
+
+        quarantines.GetMeasurementSnapshot().Should().ContainSingle().Which.Tags["proxy.id"].Should().Be(dead);
+        changes.GetMeasurementSnapshot().Should().Contain(m => Equals(m.Tags["proxy.id"], dead) && Equals(m.Tags["state"], "quarantined"));
+        blocks.GetMeasurementSnapshot().Should().NotBeEmpty().And.OnlyContain(m => Equals(m.Tags["proxy.id"], blocked));
+        rebinds.GetMeasurementSnapshot().Sum(m => m.Value).Should().Be(1);
+        var byState = states.GetMeasurementSnapshot().ToDictionary(m => (string)m.Tags["state"]!, m => m.Value);
+        byState["quarantined"].Should().Be(1);
+        byState["healthy"].Should().Be(2);
+        var tags = quarantines.GetMeasurementSnapshot().Concat(changes.GetMeasurementSnapshot()).Concat(blocks.GetMeasurementSnapshot())
+            .SelectMany(m => m.Tags.Values).Select(v => v?.ToString() ?? string.Empty);
+        tags.Should().NotContain(v => v.Contains("pw", StringComparison.Ordinal) || v.Contains("10.0.", StringComparison.Ordinal) || v.Contains(SessionKey, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void PerHostMetrics_WithABadPattern_FailsAtStartUp_NamingTheEntry()
     {
         var services = new ServiceCollection();

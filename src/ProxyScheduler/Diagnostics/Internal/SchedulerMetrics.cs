@@ -33,6 +33,7 @@ internal sealed class SchedulerMetrics : IDisposable
 
         Attempts = _meter.CreateCounter<long>("proxyscheduler.attempts", "{attempt}", "Attempts ended, by proxy id (or direct) and response class.");
         ProxyStateChanges = _meter.CreateCounter<long>("proxyscheduler.proxy.state_changes", "{change}", "Proxies quarantined, reanimated, retired or drained, by proxy id and new state.");
+        ProxyQuarantines = _meter.CreateCounter<long>("proxyscheduler.proxy.quarantines", "{quarantine}", "Proxies put in quarantine, by proxy id.");
         ProxyBlocks = _meter.CreateCounter<long>("proxyscheduler.proxy.blocks", "{block}", "Blocks of a proxy by a host, by proxy id.");
         RequestsStarted = _meter.CreateCounter<long>("proxyscheduler.requests.started", "{request}", "Requests admitted, by HTTP method.");
         RequestsCompleted = _meter.CreateCounter<long>("proxyscheduler.requests.completed", "{request}", "Requests ended, by outcome (response, failed, canceled), status code and error type.");
@@ -78,6 +79,8 @@ internal sealed class SchedulerMetrics : IDisposable
     public Counter<long> Attempts { get; }
 
     public Counter<long> ProxyStateChanges { get; }
+
+    public Counter<long> ProxyQuarantines { get; }
 
     public Counter<long> ProxyBlocks { get; }
 

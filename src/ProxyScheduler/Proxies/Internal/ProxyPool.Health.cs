@@ -238,6 +238,11 @@ internal sealed partial class ProxyPool
         _metrics.ProxyStateChanges.Add(1,
             new KeyValuePair<string, object?>("proxy.id", node.Endpoint.Id),
             new KeyValuePair<string, object?>("state", StateName(state)));
+        if (state == ProxyHealthState.Quarantined)
+        {
+            _metrics.ProxyQuarantines.Add(1, new KeyValuePair<string, object?>("proxy.id", node.Endpoint.Id));
+        }
+
         if (_options.OnProxyStateChanged is { } callback)
         {
             var args = new ProxyStateChangedArguments(node.Endpoint.Id, previous, state, reanimationAt);

@@ -111,6 +111,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         {
             _metrics.ObserveHosts(_dispatcher.MeasureHosts);
         }
+
         if (options.Robots is { Enabled: true } robots)
         {
             _robots = new RobotsCache(robots, time, FetchRobotsAsync);
