@@ -55,7 +55,7 @@ public sealed partial class GatewayProxyServer : LoopbackTcpServer
         try
         {
             var stream = client.GetStream();
-            var reader = new BufferedReader(stream);
+            var reader = new HttpMessageReader(stream);
             while (!Stopping.IsCancellationRequested)
             {
                 var head = await reader.ReadHeadAsync(Stopping).ConfigureAwait(false);
@@ -119,74 +119,6 @@ public sealed partial class GatewayProxyServer : LoopbackTcpServer
         }
     }
 
-    private static async Task WriteAsync(NetworkStream stream, int status, string reason, IEnumerable<(string Name, string Value)> headers, byte[] body)
-    {
-        var head = new StringBuilder();
-        head.Append(CultureInfo.InvariantCulture, $"HTTP/1.1 {status} {reason}\r\nContent-Length: {body.Length}\r\n");
-        foreach (var (name, value) in headers)
-        {
-            head.Append(CultureInfo.InvariantCulture, $"{name}: {value}\r\n");
-        }
-
-        head.Append("\r\n");
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(head.ToString())).ConfigureAwait(false);
-        await stream.WriteAsync(body).ConfigureAwait(false);
-    }
-
-    /// <summary>Reads HTTP/1.1 message heads and bodies from a stream, keeping what it read past a head.</summary>
-    private sealed class BufferedReader(NetworkStream stream)
-    {
-        private readonly byte[] _buffer = new byte[64 * 1024];
-        private int _start;
-        private int _end;
-
-        public async Task<string?> ReadHeadAsync(CancellationToken cancellationToken)
-        {
-            while (true)
-            {
-                var span = _buffer.AsSpan(_start, _end - _start);
-                var at = span.IndexOf("\r\n\r\n"u8);
-                if (at >= 0)
-                {
-                    var head = Encoding.ASCII.GetString(span[..at]);
-                    _start += at + 4;
-                    return head;
-                }
-
-                if (!await FillAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return null;
-                }
-            }
-        }
-
-        public async Task<byte[]> ReadBodyAsync(int length, CancellationToken cancellationToken)
-        {
-            while (_end - _start < length)
-            {
-                if (!await FillAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    throw new IOException("The body ended early.");
-                }
-            }
-
-            var body = _buffer.AsSpan(_start, length).ToArray();
-            _start += length;
-            return body;
-        }
-
-        private async Task<bool> FillAsync(CancellationToken cancellationToken)
-        {
-            if (_start > 0)
-            {
-                _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
-                _end -= _start;
-                _start = 0;
-            }
-
-            var n = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
-            _end += n;
-            return n > 0;
-        }
-    }
+    private static Task WriteAsync(NetworkStream stream, int status, string reason, IEnumerable<(string Name, string Value)> headers, byte[] body) =>
+        HttpMessageReader.WriteResponseAsync(stream, status, reason, headers, body);
 }

@@ -67,6 +67,10 @@ public sealed class TargetServer : IAsyncDisposable
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte[]> JsonDocuments = new();
+
+    /// <summary>Gets the catalogue page of about <paramref name="kilobytes"/> KiB (built once per size, then shared).</summary>
+    public static byte[] Json(int kilobytes) => JsonDocuments.GetOrAdd(kilobytes, CreateJson);
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, HostLimit> _limits = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int Status, string Body)> _robots = new();
     private readonly System.Collections.Concurrent.ConcurrentQueue<(int Port, string PathAndQuery, string UserAgent, DateTimeOffset At)> _log = new();
@@ -221,7 +225,7 @@ public sealed class TargetServer : IAsyncDisposable
             {
                 // A catalogue page of about that many KiB (the same bytes for the same size), for parsing work.
                 Exit();
-                var document = JsonDocuments.GetOrAdd(kilobytes, CreateJson);
+                var document = Json(kilobytes);
                 context.Response.ContentType = "application/json";
                 context.Response.ContentLength = document.Length;
                 await context.Response.Body.WriteAsync(document, aborted).ConfigureAwait(false);
@@ -352,7 +356,7 @@ public sealed class HostLimit(double perSecond, int burst, int maxInFlight, int 
 
     public int Refused => Volatile.Read(ref _refused);
 
-    internal bool TryEnter()
+    public bool TryEnter()
     {
         lock (_lock)
         {
@@ -372,7 +376,7 @@ public sealed class HostLimit(double perSecond, int burst, int maxInFlight, int 
         }
     }
 
-    internal void Leave(bool admitted)
+    public void Leave(bool admitted)
     {
         if (admitted)
         {

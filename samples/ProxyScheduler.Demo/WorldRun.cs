@@ -1,0 +1,302 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using ProxyScheduler.Processing;
+using ProxyScheduler.Proxies;
+using ProxyScheduler.Testing;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace ProxyScheduler.Demo;
+
+/// <summary>Parses every catalogue page on the post-processing workers (all cores): the CPU-bound step of the crawl.</summary>
+internal sealed class CataloguePageParser : ParallelPostProcessor<CatalogueSummary>
+{
+    protected override CatalogueSummary Process(ScheduledResponse response, CancellationToken cancellationToken) =>
+        CatalogueJson.Summarize(response.Body.Span);
+}
+
+/// <summary>The main job: a crawl of the embedded world, a live display while it runs, and the report at the end.</summary>
+internal static class WorldRun
+{
+    private const int GlobalLimit = 48;
+    private const int HostLimit = 4;
+    private const int StrictLimit = 4;
+    private const int Shoppers = 80;
+    private static readonly TimeSpan RunLimit = TimeSpan.FromSeconds(55);
+
+    public static async Task<int> RunAsync(DemoOptions options)
+    {
+        await using var world = await DemoWorld.StartAsync();
+        var proxyNames = world.Proxies.ToDictionary(p => ProxyEndpoint.Parse(p.Url).Id, p => p);
+
+        var services = new ServiceCollection();
+        var builder = services.AddProxyScheduler(o =>
+            {
+                o.MaxConcurrency = GlobalLimit;
+                o.QueueLimit = 10_000;
+                o.DefaultHost.MaxConcurrency = HostLimit;
+                o.AttemptTimeout = TimeSpan.FromSeconds(10);
+                o.Retry.MaxRetries = 3;
+                o.Retry.BaseDelay = TimeSpan.FromMilliseconds(200);
+                o.ProxyPool.MaxConcurrencyPerProxy = 16;
+                o.ProxyPool.QuarantineAfter = 2;
+                o.ProxyPool.QuarantineBaseDelay = TimeSpan.FromSeconds(2);
+                o.ProxyPool.RetireAfter = 4;
+                o.PostProcessing.Capacity = GlobalLimit * 2;
+            })
+            .AddProxies([.. world.Proxies.Select(p => p.Url)])
+            .AddPostProcessor<CataloguePageParser, CatalogueSummary>(ServiceLifetime.Singleton);
+        foreach (var site in world.Sites.Where(s => s.Kind == SiteKind.Strict))
+        {
+            // Strict sites allow 2 at once: the scheduler starts from its own limit and adapts to their 429s.
+            builder.ConfigureHost(site.Authority, h =>
+            {
+                h.MaxConcurrency = StrictLimit;
+                h.Adaptive = true;
+            });
+        }
+
+        await using var provider = services.BuildServiceProvider();
+        var scheduler = provider.GetRequiredService<IRequestScheduler>();
+        var pipeline = provider.GetRequiredService<PostProcessingPipeline<CatalogueSummary>>();
+        var requests = BuildRequests(world, options.Requests);
+
+        var stats = new RunStats(options.Requests);
+        var stopwatch = Stopwatch.StartNew();
+        using var cancel = new CancellationTokenSource(RunLimit);
+        var crawl = Task.Run(async () =>
+        {
+            await foreach (var item in pipeline.ProcessAllAsync(requests, cancel.Token))
+            {
+                stats.Record(item);
+            }
+        });
+
+        await ShowProgressAsync(options.Live, crawl, () => Progress(scheduler, stats, world, stopwatch.Elapsed), () => ProgressLine(scheduler, stats, stopwatch.Elapsed));
+        var timedOut = false;
+        try
+        {
+            await crawl;
+        }
+        catch (OperationCanceledException)
+        {
+            timedOut = true;
+        }
+
+        stopwatch.Stop();
+        return Report(world, scheduler.GetSnapshot(), stats, proxyNames, stopwatch.Elapsed, timedOut);
+    }
+
+    /// <summary>The requests, in a fixed mix: most to fast sites, some to each difficult kind, the shop ones in sessions.</summary>
+    private static List<ScheduledRequest> BuildRequests(DemoWorld world, int count)
+    {
+        var random = new Random(42);
+        var byKind = world.Sites.GroupBy(s => s.Kind).ToDictionary(g => g.Key, g => g.ToArray());
+        (SiteKind Kind, double Share)[] mix = [(SiteKind.Fast, 0.55), (SiteKind.Slow, 0.05), (SiteKind.Strict, 0.10), (SiteKind.Blocking, 0.08), (SiteKind.Large, 0.04), (SiteKind.Shop, 0.18)];
+        var list = new List<ScheduledRequest>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var roll = random.NextDouble();
+            var kind = mix[^1].Kind;
+            foreach (var (k, share) in mix)
+            {
+                if ((roll -= share) < 0)
+                {
+                    kind = k;
+                    break;
+                }
+            }
+
+            var sites = byKind[kind];
+            var site = sites[random.Next(sites.Length)];
+            list.Add(new ScheduledRequest(new Uri(site.Uri, $"item/{i}"))
+            {
+                SessionKey = kind == SiteKind.Shop ? $"shopper-{i % Shoppers}" : null,
+                State = site,
+            });
+        }
+
+        return list;
+    }
+
+    private static async Task ShowProgressAsync(bool live, Task crawl, Func<IRenderable> render, Func<string> line)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            // Redirected to a file or a CI log: room for the report's tables, and one progress line every 2 s.
+            AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 132);
+            live = false;
+        }
+
+        if (live)
+        {
+            await AnsiConsole.Live(render()).AutoClear(false).StartAsync(async context =>
+            {
+                while (!crawl.IsCompleted)
+                {
+                    await Task.WhenAny(crawl, Task.Delay(250));
+                    context.UpdateTarget(render());
+                }
+            });
+            return;
+        }
+
+        while (!crawl.IsCompleted)
+        {
+            await Task.WhenAny(crawl, Task.Delay(2_000));
+            if (!crawl.IsCompleted)
+            {
+                AnsiConsole.WriteLine(line());
+            }
+        }
+    }
+
+    private static string ProgressLine(IRequestScheduler scheduler, RunStats stats, TimeSpan elapsed)
+    {
+        var s = scheduler.GetSnapshot();
+        var proxies = string.Join(", ", s.Proxies.GroupBy(p => p.State).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}"));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"  {elapsed.TotalSeconds,5:0.0} s  done {stats.Done,6:N0}/{stats.Total:N0}  {stats.Done / Math.Max(elapsed.TotalSeconds, 0.001),4:0} req/s  in flight {s.InFlight,2}/{s.MaxConcurrency}  queued {s.Queued,5:N0}  hosts paused {s.Hosts.Count(h => h.PausedUntil is not null)}  proxies: {proxies}");
+    }
+
+    private static Table Progress(IRequestScheduler scheduler, RunStats stats, DemoWorld world, TimeSpan elapsed)
+    {
+        var s = scheduler.GetSnapshot();
+        var done = stats.Done;
+        var rate = elapsed.TotalSeconds > 0 ? done / elapsed.TotalSeconds : 0;
+        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]ProxyScheduler demo[/] {elapsed.TotalSeconds:0.0} s");
+        table.AddColumn("progress").AddColumn("hosts (kind: in flight / limit, queued)").AddColumn("proxies");
+        var hosts = string.Join('\n', world.Sites.GroupBy(x => x.Kind).Select(g =>
+        {
+            var snaps = s.Hosts.Where(h => g.Any(site => site.Authority == h.Host)).ToList();
+            var paused = snaps.Count(h => h.PausedUntil is not null);
+            return $"{g.Key,-8} {snaps.Sum(h => h.InFlight),3} / {snaps.Sum(h => h.ConcurrencyLimit),3}, {snaps.Sum(h => h.Queued),4} queued{(paused > 0 ? $", {paused} paused" : string.Empty)}";
+        }));
+        var states = string.Join('\n', s.Proxies.GroupBy(p => p.State).OrderBy(g => g.Key).Select(g => $"{g.Key,-12} {g.Count(),2}"));
+        table.AddRow(
+            new Markup($"done {done:N0}/{stats.Total:N0}\n{rate:0} req/s\nin flight {s.InFlight}/{s.MaxConcurrency}\nqueued {s.Queued:N0}\nparsed {stats.Parsed:N0}\nsessions {s.Sessions}"),
+            new Text(hosts),
+            new Text(states));
+        return table;
+    }
+
+    private static int Report(DemoWorld world, SchedulerSnapshot snapshot, RunStats stats, Dictionary<string, WorldProxy> proxyNames, TimeSpan elapsed, bool timedOut)
+    {
+        var console = AnsiConsole.Console;
+        console.WriteLine();
+        console.Write(new Rule("[bold]Report[/]").LeftJustified());
+        console.MarkupLine($"{stats.Done:N0} of {stats.Total:N0} requests in {elapsed.TotalSeconds:0.0} s: [bold]{stats.Done / elapsed.TotalSeconds:0} requests/s[/]{(timedOut ? $" [red](stopped at the {RunLimit.TotalSeconds:0} s limit)[/]" : string.Empty)}");
+        var outcomes = new Table().Border(TableBorder.Simple).AddColumn("outcome").AddColumn(new TableColumn("requests").RightAligned());
+        foreach (var (outcome, n) in stats.Outcomes.OrderByDescending(o => o.Value))
+        {
+            outcomes.AddRow(Markup.Escape(outcome), n.ToString("N0", CultureInfo.InvariantCulture));
+        }
+
+        console.Write(outcomes);
+
+        var violations = 0;
+        var hosts = new Table().Border(TableBorder.Simple).Title("Hosts, [italic]as counted by the target server[/]")
+            .AddColumn("host").AddColumn("kind").AddColumn(new TableColumn("requests").RightAligned()).AddColumn(new TableColumn("429").RightAligned())
+            .AddColumn(new TableColumn("403").RightAligned()).AddColumn(new TableColumn("max in flight").RightAligned()).AddColumn(new TableColumn("limit").RightAligned()).AddColumn("");
+        foreach (var site in world.Sites)
+        {
+            var limit = site.Kind == SiteKind.Strict ? StrictLimit : HostLimit;
+            var ok = site.Counter.MaxInFlight <= limit;
+            violations += ok ? 0 : 1;
+            hosts.AddRow(site.Name, Describe(site), site.Counter.Received.ToString("N0", CultureInfo.InvariantCulture), site.Throttled.ToString(CultureInfo.InvariantCulture),
+                site.Refused.ToString(CultureInfo.InvariantCulture), site.Counter.MaxInFlight.ToString(CultureInfo.InvariantCulture), limit.ToString(CultureInfo.InvariantCulture), ok ? "[green]ok[/]" : "[red]EXCEEDED[/]");
+        }
+
+        var globalOk = world.GlobalMaxInFlight <= GlobalLimit;
+        hosts.AddRow("[bold]all hosts[/]", string.Empty, world.Sites.Sum(s => s.Counter.Received).ToString("N0", CultureInfo.InvariantCulture), world.Sites.Sum(s => s.Throttled).ToString(CultureInfo.InvariantCulture),
+            world.Sites.Sum(s => s.Refused).ToString(CultureInfo.InvariantCulture), world.GlobalMaxInFlight.ToString(CultureInfo.InvariantCulture), GlobalLimit.ToString(CultureInfo.InvariantCulture), globalOk ? "[green]ok[/]" : "[red]EXCEEDED[/]");
+        console.Write(hosts);
+
+        var proxies = new Table().Border(TableBorder.Simple).Title("Proxies, final state")
+            .AddColumn("proxy").AddColumn("kind").AddColumn("id").AddColumn("state").AddColumn(new TableColumn("score").RightAligned())
+            .AddColumn(new TableColumn("success").RightAligned()).AddColumn(new TableColumn("attempts").RightAligned()).AddColumn(new TableColumn("forwarded").RightAligned())
+            .AddColumn(new TableColumn("resets").RightAligned());
+        foreach (var p in snapshot.Proxies.OrderBy(p => proxyNames[p.Id].Name, StringComparer.Ordinal))
+        {
+            var known = proxyNames[p.Id];
+            var color = p.State switch { ProxyHealthState.Healthy => "green", ProxyHealthState.Quarantined => "yellow", _ => "red" };
+            proxies.AddRow(known.Name, Markup.Escape(known.Kind), p.Id, $"[{color}]{p.State}[/]", p.Score.ToString("0.00", CultureInfo.InvariantCulture),
+                p.SuccessRate.ToString("P0", CultureInfo.InvariantCulture), p.Attempts.ToString("N0", CultureInfo.InvariantCulture), known.Server?.Forwarded.ToString("N0", CultureInfo.InvariantCulture) ?? "-",
+                known.Server?.Resets.ToString("N0", CultureInfo.InvariantCulture) ?? "-");
+        }
+
+        console.Write(proxies);
+
+        var sessions = stats.Sessions;
+        var kept = sessions.Count(s => s.Value.Proxies.Count == 1);
+        console.MarkupLine($"[bold]Sessions[/]: {sessions.Count} shoppers; {kept} were served by one proxy identity throughout, {sessions.Count - kept} moved to another; "
+            + $"{sessions.Sum(s => s.Value.Rebinds)} responses came after a rebind (the session's proxy failed or was blocked, and the pool chose again).");
+        console.MarkupLine($"[bold]Processing[/]: {stats.Parsed:N0} pages parsed on {Environment.ProcessorCount} cores ({stats.Parsed / elapsed.TotalSeconds:0} pages/s), {stats.Products:N0} products; {stats.ProcessingFailed} parse failures.");
+        console.MarkupLine($"[bold]Secrets[/]: requests that reached a host with a Proxy-Authorization header: {(world.LeakedProxyAuthorization == 0 ? "[green]0[/]" : $"[red]{world.LeakedProxyAuthorization}[/]")}.");
+        var healthy = violations == 0 && globalOk && !timedOut && world.LeakedProxyAuthorization == 0;
+        console.MarkupLine(healthy
+            ? "[green bold]Every limit held, every request ended, no credential reached a host.[/]"
+            : "[red bold]A limit was exceeded, the run timed out, or a credential reached a host.[/]");
+        return healthy ? 0 : 1;
+    }
+
+    private static string Describe(Site site) => site.Kind switch
+    {
+        SiteKind.Fast => "fast",
+        SiteKind.Slow => $"slow, {site.LatencyMs.Min}-{site.LatencyMs.Max} ms",
+        SiteKind.Strict => "strict: 2 at once, 20/s, else 429",
+        SiteKind.Blocking => "403 to 2 proxies",
+        SiteKind.Large => $"large pages, {site.PageKb} KiB",
+        _ => "shop, sessions",
+    };
+
+    /// <summary>What the run has seen so far; <see cref="Record"/> is called from the one consuming loop.</summary>
+    private sealed class RunStats(int total)
+    {
+        private int _done;
+        private int _parsed;
+
+        public int Total { get; } = total;
+
+        public int Done => Volatile.Read(ref _done);
+
+        public int Parsed => Volatile.Read(ref _parsed);
+
+        public long Products { get; private set; }
+
+        public int ProcessingFailed { get; private set; }
+
+        public ConcurrentDictionary<string, int> Outcomes { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, (HashSet<string> Proxies, int Rebinds)> Sessions { get; } = new(StringComparer.Ordinal);
+
+        public void Record(ProcessedResult<CatalogueSummary> item)
+        {
+            var outcome = item.Status switch
+            {
+                ProcessedResultStatus.Succeeded when item.Response!.IsSuccessStatusCode => $"{(int)item.Response.StatusCode} parsed",
+                ProcessedResultStatus.Succeeded => $"HTTP {(int)item.Response!.StatusCode} (after retries)",
+                ProcessedResultStatus.ProcessingFailed => "parse failed",
+                _ => item.Exception is RequestFailedException failed ? $"failed: {failed.Reason}" : $"failed: {item.Exception?.GetType().Name}",
+            };
+            Outcomes.AddOrUpdate(outcome, 1, static (_, n) => n + 1);
+            if (item.Status == ProcessedResultStatus.Succeeded && item.Response!.IsSuccessStatusCode)
+            {
+                Interlocked.Increment(ref _parsed);
+                Products += item.Value!.Products;
+            }
+
+            ProcessingFailed += item.Status == ProcessedResultStatus.ProcessingFailed ? 1 : 0;
+            if (item.Request?.SessionKey is { } key && item.Response?.Proxy is { } proxy)
+            {
+                var entry = Sessions.TryGetValue(key, out var e) ? e : ([], 0);
+                entry.Proxies.Add(proxy.Id);
+                Sessions[key] = (entry.Proxies, entry.Rebinds + (item.Response.SessionRebound ? 1 : 0));
+            }
+
+            Interlocked.Increment(ref _done);
+        }
+    }
+}

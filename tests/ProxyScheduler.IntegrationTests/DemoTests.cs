@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ProxyScheduler.Testing;
+
+namespace ProxyScheduler.IntegrationTests;
+
+/// <summary>The demo (the README's "run it" command) run as a process, as a newcomer runs it: the embedded world, real use, bad flags.</summary>
+public sealed class DemoTests(TargetServerFixture fixture) : IClassFixture<TargetServerFixture>
+{
+    private static readonly string BinDirectory = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.FullName; // bin/<Configuration>
+    private static readonly string DemoDll = Path.GetFullPath(Path.Combine(BinDirectory, "..", "..", "..", "..", "samples", "ProxyScheduler.Demo", "bin",
+        new DirectoryInfo(BinDirectory).Name, "net10.0", "ProxyScheduler.Demo.dll"));
+
+    [Fact]
+    public async Task EmbeddedWorld_CrawlsThroughRealProxies_AndReportsEveryLimitHeld()
+    {
+        var (exit, output, error) = await RunAsync(["--requests", "800", "--no-live"], timeout: TimeSpan.FromMinutes(2));
+
+        exit.Should().Be(0, output + error);
+        output.Should().Contain("800 of 800 requests").And.Contain("Hosts, as counted by the target server").And.Contain("Proxies, final state")
+            .And.Contain("Every limit held, every request ended, no credential reached a host.")
+            .And.Contain("requests that reached a host with a Proxy-Authorization header: 0");
+        output.Should().NotContain("EXCEEDED");
+        output.Should().MatchRegex(@"dead-1\s+dead \(refuses\)\s+px-[0-9a-f]{16}\s+(Quarantined|Retired)", "a dead proxy ends out of the rotation");
+        output.Should().NotContain("demo-Pa55", "the credentials of the proxy that needs them are never printed");
+    }
+
+    [Fact]
+    public async Task RealUse_CrawlsAUrlFileThroughAProxyFile_ToJsonLines()
+    {
+        var host = fixture.Server.Hosts[14];
+        await using var proxy = new ForwardProxyServer(new ForwardProxyBehavior { UserName = "real-user", Password = "real-secret" });
+        var directory = Directory.CreateTempSubdirectory("ps-demo-").FullName;
+        try
+        {
+            var urls = Path.Combine(directory, "urls.txt");
+            var proxies = Path.Combine(directory, "proxies.txt");
+            var results = Path.Combine(directory, "results.jsonl");
+            await File.WriteAllLinesAsync(urls, ["# pages", .. Enumerable.Range(1, 12).Select(i => new Uri(host, $"page/{i}").ToString()), "", new Uri(host, "status/404").ToString()]);
+            await File.WriteAllLinesAsync(proxies, [$"http://real-user:real-secret@127.0.0.1:{proxy.Port}"]);
+
+            var (exit, _, error) = await RunAsync(["--urls", urls, "--proxies", proxies, "--output", results, "--per-host", "3", "--session", "s-1", "--retries", "0"]);
+
+            exit.Should().Be(0, error);
+            var lines = await File.ReadAllLinesAsync(results);
+            lines.Should().HaveCount(13);
+            var records = lines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+            records.Where(r => r.GetProperty("statusCode").GetInt32() == 200).Select(r => r.GetProperty("title").GetString())
+                .Should().BeEquivalentTo(Enumerable.Range(1, 12).Select(i => $"Page {i} & co"));
+            records.Should().ContainSingle(r => r.GetProperty("statusCode").GetInt32() == 404);
+            records.Select(r => r.GetProperty("proxy").GetString()).Distinct().Should().ContainSingle("one session, one proxy identity");
+            proxy.Forwarded.Should().Be(13, "every request went through the proxy file's proxy");
+            string.Join('\n', lines).Should().NotContain("real-secret");
+            error.Should().Contain("13 URLs in");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--bogus", "Unknown flag --bogus")]
+    [InlineData("--concurrency 0", "--concurrency takes a whole number from 1 to 100000; got '0'")]
+    [InlineData("--urls", "--urls needs a value")]
+    [InlineData("--urls /nonexistent/urls.txt", "--urls /nonexistent/urls.txt")]
+    [InlineData("--proxies p.txt", "--proxies, --output and --session go with --urls")]
+    public async Task BadFlags_ExitWith2_AndSayWhatIsWrong(string flags, string message)
+    {
+        var (exit, _, error) = await RunAsync(flags.Split(' '));
+
+        exit.Should().Be(2);
+        error.Should().Contain(message);
+    }
+
+    [Fact]
+    public async Task BadFiles_ExitWith2_NamingTheLine_WithoutEchoingCredentials()
+    {
+        var directory = Directory.CreateTempSubdirectory("ps-demo-").FullName;
+        try
+        {
+            var urls = Path.Combine(directory, "urls.txt");
+            var proxies = Path.Combine(directory, "proxies.txt");
+            await File.WriteAllLinesAsync(urls, ["http://127.0.0.1/ok", "ftp://127.0.0.1/no"]);
+            var badUrls = await RunAsync(["--urls", urls]);
+            badUrls.Exit.Should().Be(2);
+            badUrls.Error.Should().Contain("line 2: not an absolute http or https URL");
+
+            await File.WriteAllLinesAsync(urls, ["http://127.0.0.1/ok"]);
+            await File.WriteAllLinesAsync(proxies, ["http://127.0.0.1:3128", "http://user:TopSecret9@127.0.0.1:99999"]);
+            var badProxies = await RunAsync(["--urls", urls, "--proxies", proxies]);
+            badProxies.Exit.Should().Be(2);
+            badProxies.Error.Should().Contain("line 2").And.NotContain("TopSecret9");
+
+            (await RunAsync(["--help"])).Output.Should().Contain("--urls FILE").And.Contain("--proxies FILE").And.Contain("--session KEY").And.Contain("Exit codes");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(IEnumerable<string> args, TimeSpan? timeout = null)
+    {
+        File.Exists(DemoDll).Should().BeTrue($"the demo is built with the solution ({DemoDll})");
+        using var process = Process.Start(new ProcessStartInfo("dotnet", [DemoDll, .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        var output = process.StandardOutput.ReadToEndAsync(cancel.Token);
+        var error = process.StandardError.ReadToEndAsync(cancel.Token);
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return (process.ExitCode, await output, await error);
+    }
+}
