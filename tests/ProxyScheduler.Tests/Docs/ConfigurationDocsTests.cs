@@ -55,6 +55,75 @@ public sealed class ConfigurationDocsTests
         }
     }
 
+    public static TheoryData<string, string, string, string> Ranges()
+    {
+        var data = new TheoryData<string, string, string, string>();
+        foreach (var (section, type) in Sections)
+        {
+            foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+            {
+                if (property.GetCustomAttribute<System.ComponentModel.DataAnnotations.RangeAttribute>() is { } range)
+                {
+                    data.Add(section, property.Name, Describe(range.OperandType, range.Minimum), Describe(range.OperandType, range.Maximum));
+                }
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>The rule column states the bounds the code validates ([Range] on the option), so the two cannot drift.</summary>
+    [Theory]
+    [MemberData(nameof(Ranges))]
+    public void ConfigurationReference_StatesTheValidatedRange(string section, string name, string minimum, string maximum)
+    {
+        var row = FindRow(section, name);
+        row.Should().NotBeNull($"docs/configuration.md must document {name} under {section}");
+        var rule = Normalize(row!.Split('|', StringSplitOptions.TrimEntries)[3]);
+
+        rule.Should().Contain(Normalize(minimum), $"the rule of {name} states its minimum").And.Contain(Normalize(maximum), $"the rule of {name} states its maximum");
+    }
+
+    [Fact]
+    public void ConfigurationReference_DocumentsEveryHostOption()
+    {
+        foreach (var property in typeof(HostOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            FindRow("## `HostOptions`", property.Name).Should().NotBeNull($"docs/configuration.md must document HostOptions.{property.Name}");
+        }
+    }
+
+    private static readonly (string Section, Type Type)[] Sections =
+    [
+        ("## `ProxySchedulerOptions`", typeof(ProxySchedulerOptions)),
+        ("## `HostOptions`", typeof(HostOptions)),
+        ("## `RetryOptions`", typeof(RetryOptions)),
+        ("## `ProxyPoolOptions`", typeof(ProxyScheduler.Proxies.ProxyPoolOptions)),
+        ("## `ClassificationOptions`", typeof(ProxyScheduler.Classification.ClassificationOptions)),
+        ("## `SessionOptions`", typeof(ProxyScheduler.Proxies.Sessions.SessionOptions)),
+        ("## `PostProcessingOptions`", typeof(ProxyScheduler.Processing.PostProcessingOptions)),
+        ("## `RobotsOptions`", typeof(ProxyScheduler.Politeness.RobotsOptions)),
+    ];
+
+    /// <summary>A bound as the reference writes it: numbers plainly, time spans in their largest whole unit (<c>1 ms</c>, <c>30 s</c>, <c>7 days</c>).</summary>
+    private static string Describe(Type type, object bound)
+    {
+        if (type != typeof(TimeSpan))
+        {
+            return Convert.ToString(bound, CultureInfo.InvariantCulture)!;
+        }
+
+        var t = TimeSpan.Parse((string)bound, CultureInfo.InvariantCulture);
+        return t == TimeSpan.Zero ? "0"
+            : t.Ticks % TimeSpan.TicksPerDay == 0 ? $"{t.Days} day{(t.Days == 1 ? string.Empty : "s")}"
+            : t.Ticks % TimeSpan.TicksPerHour == 0 ? $"{(int)t.TotalHours} h"
+            : t.Ticks % TimeSpan.TicksPerMinute == 0 ? $"{(int)t.TotalMinutes} min"
+            : t.Ticks % TimeSpan.TicksPerSecond == 0 ? $"{(int)t.TotalSeconds} s"
+            : $"{t.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms";
+    }
+
+    private static string Normalize(string text) => text.Replace(" ", string.Empty, StringComparison.Ordinal).Replace(",", string.Empty, StringComparison.Ordinal).Replace("_", string.Empty, StringComparison.Ordinal);
+
     [Fact]
     public void ConfigurationReference_HasNoOptionThatTheCodeLacks()
     {
