@@ -1,4 +1,7 @@
 using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -19,6 +22,7 @@ internal enum SiteKind
     Blocking,
     Large,
     Shop,
+    Secure,
 }
 
 /// <summary>One virtual host of the world: its own port, its temperament, and what the server counted.</summary>
@@ -88,6 +92,9 @@ internal sealed class DemoWorld : IAsyncDisposable
 
     public IReadOnlyList<Site> Sites { get; }
 
+    /// <summary>Gets the self-signed certificate of the HTTPS sites, made for this run and trusted by this run only.</summary>
+    public X509Certificate2 Certificate { get; private init; } = null!;
+
     public IReadOnlyList<WorldProxy> Proxies { get; }
 
     /// <summary>Gets the requests that reached a host with a <c>Proxy-Authorization</c> header (must stay 0).</summary>
@@ -101,9 +108,15 @@ internal sealed class DemoWorld : IAsyncDisposable
     public static async Task<DemoWorld> StartAsync()
     {
         var sites = new List<Site>();
-        for (var i = 1; i <= 8; i++)
+        for (var i = 1; i <= 6; i++)
         {
             sites.Add(new Site($"fast-{i}", SiteKind.Fast));
+        }
+
+        for (var i = 1; i <= 2; i++)
+        {
+            // HTTPS: proxies carry these through CONNECT tunnels.
+            sites.Add(new Site($"secure-{i}", SiteKind.Secure));
         }
 
         for (var i = 1; i <= 3; i++)
@@ -162,33 +175,49 @@ internal sealed class DemoWorld : IAsyncDisposable
             site.BlockedClients.Add(proxies[1].OutgoingAddress!.ToString());
         }
 
+        var certificate = CreateCertificate();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxConcurrentConnections = null;
             kestrel.AddServerHeader = false;
-            foreach (var _ in sites)
+            foreach (var site in sites)
             {
-                kestrel.Listen(IPAddress.Loopback, 0);
+                kestrel.Listen(IPAddress.Loopback, 0, listen =>
+                {
+                    if (site.Kind == SiteKind.Secure)
+                    {
+                        listen.UseHttps(certificate);
+                    }
+                });
             }
         });
         var app = builder.Build();
         DemoWorld? world = null;
         app.Run(context => world!.HandleAsync(context));
-        world = new DemoWorld(app, sites, proxies);
+        world = new DemoWorld(app, sites, proxies) { Certificate = certificate };
         await app.StartAsync().ConfigureAwait(false);
-        var ports = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
-            .Select(a => new Uri(a).Port).Order().ToList();
-        for (var i = 0; i < sites.Count; i++)
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a)).ToList();
+        var http = new Queue<int>(addresses.Where(a => a.Scheme == Uri.UriSchemeHttp).Select(a => a.Port).Order());
+        var https = new Queue<int>(addresses.Where(a => a.Scheme == Uri.UriSchemeHttps).Select(a => a.Port).Order());
+        foreach (var site in sites)
         {
-            sites[i].Uri = new Uri($"http://127.0.0.1:{ports[i]}/");
-            sites[i].Counter = new HostCounter(ports[i]);
-            world._byPort[ports[i]] = sites[i];
+            var secure = site.Kind == SiteKind.Secure;
+            var port = (secure ? https : http).Dequeue();
+            site.Uri = new Uri($"{(secure ? "https" : "http")}://127.0.0.1:{port}/");
+            site.Counter = new HostCounter(port);
+            world._byPort[port] = site;
         }
 
         return world;
     }
+
+    /// <summary>Trusts the world's own certificate (by thumbprint) besides what the system trusts.</summary>
+    public bool ValidateCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+        errors == SslPolicyErrors.None
+        || (certificate is not null && string.Equals(certificate.GetCertHashString(HashAlgorithmName.SHA256), Certificate.GetCertHashString(HashAlgorithmName.SHA256), StringComparison.Ordinal));
 
     public async ValueTask DisposeAsync()
     {
@@ -202,6 +231,19 @@ internal sealed class DemoWorld : IAsyncDisposable
 
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        Certificate.Dispose();
+    }
+
+    private static X509Certificate2 CreateCertificate()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=ProxyScheduler demo world", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
+        return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), password: null);
     }
 
     private async Task HandleAsync(HttpContext context)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http;
 using ProxyScheduler.Processing;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Testing;
@@ -58,6 +59,15 @@ internal static class WorldRun
             });
         }
 
+        // The HTTPS sites use a certificate made for this run: the proxy clients trust it (and only it) besides the system's.
+        services.ConfigureAll<HttpClientFactoryOptions>(o => o.HttpMessageHandlerBuilderActions.Add(handler =>
+        {
+            if (handler.PrimaryHandler is SocketsHttpHandler sockets)
+            {
+                sockets.SslOptions.RemoteCertificateValidationCallback = world.ValidateCertificate;
+            }
+        }));
+
         await using var provider = services.BuildServiceProvider();
         var scheduler = provider.GetRequiredService<IRequestScheduler>();
         var pipeline = provider.GetRequiredService<PostProcessingPipeline<CatalogueSummary>>();
@@ -94,7 +104,7 @@ internal static class WorldRun
     {
         var random = new Random(42);
         var byKind = world.Sites.GroupBy(s => s.Kind).ToDictionary(g => g.Key, g => g.ToArray());
-        (SiteKind Kind, double Share)[] mix = [(SiteKind.Fast, 0.55), (SiteKind.Slow, 0.05), (SiteKind.Strict, 0.10), (SiteKind.Blocking, 0.08), (SiteKind.Large, 0.04), (SiteKind.Shop, 0.18)];
+        (SiteKind Kind, double Share)[] mix = [(SiteKind.Fast, 0.45), (SiteKind.Secure, 0.10), (SiteKind.Slow, 0.05), (SiteKind.Strict, 0.10), (SiteKind.Blocking, 0.08), (SiteKind.Large, 0.04), (SiteKind.Shop, 0.18)];
         var list = new List<ScheduledRequest>(count);
         for (var i = 0; i < count; i++)
         {
@@ -217,14 +227,14 @@ internal static class WorldRun
         var proxies = new Table().Border(TableBorder.Simple).Title("Proxies, final state")
             .AddColumn("proxy").AddColumn("kind").AddColumn("id").AddColumn("state").AddColumn(new TableColumn("score").RightAligned())
             .AddColumn(new TableColumn("success").RightAligned()).AddColumn(new TableColumn("attempts").RightAligned()).AddColumn(new TableColumn("forwarded").RightAligned())
-            .AddColumn(new TableColumn("resets").RightAligned());
+            .AddColumn(new TableColumn("tunnels").RightAligned()).AddColumn(new TableColumn("resets").RightAligned());
         foreach (var p in snapshot.Proxies.OrderBy(p => proxyNames[p.Id].Name, StringComparer.Ordinal))
         {
             var known = proxyNames[p.Id];
             var color = p.State switch { ProxyHealthState.Healthy => "green", ProxyHealthState.Quarantined => "yellow", _ => "red" };
             proxies.AddRow(known.Name, Markup.Escape(known.Kind), p.Id, $"[{color}]{p.State}[/]", p.Score.ToString("0.00", CultureInfo.InvariantCulture),
                 p.SuccessRate.ToString("P0", CultureInfo.InvariantCulture), p.Attempts.ToString("N0", CultureInfo.InvariantCulture), known.Server?.Forwarded.ToString("N0", CultureInfo.InvariantCulture) ?? "-",
-                known.Server?.Resets.ToString("N0", CultureInfo.InvariantCulture) ?? "-");
+                known.Server?.Tunnels.ToString("N0", CultureInfo.InvariantCulture) ?? "-", known.Server?.Resets.ToString("N0", CultureInfo.InvariantCulture) ?? "-");
         }
 
         console.Write(proxies);
@@ -249,6 +259,7 @@ internal static class WorldRun
         SiteKind.Strict => "strict: 2 at once, 20/s, else 429",
         SiteKind.Blocking => "403 to 2 proxies",
         SiteKind.Large => $"large pages, {site.PageKb} KiB",
+        SiteKind.Secure => "https (CONNECT tunnels)",
         _ => "shop, sessions",
     };
 

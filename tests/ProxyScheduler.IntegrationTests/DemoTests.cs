@@ -21,6 +21,7 @@ public sealed class DemoTests(TargetServerFixture fixture) : IClassFixture<Targe
             .And.Contain("Every limit held, every request ended, no credential reached a host.")
             .And.Contain("requests that reached a host with a Proxy-Authorization header: 0");
         output.Should().NotContain("EXCEEDED");
+        output.Should().MatchRegex(@"secure-1\s+https \(CONNECT tunnels\)\s+\d+", "HTTPS sites are reached through CONNECT tunnels of the proxies");
         output.Should().MatchRegex(@"dead-1\s+dead \(refuses\)\s+px-[0-9a-f]{16}\s+(Quarantined|Retired)", "a dead proxy ends out of the rotation");
         output.Should().NotContain("demo-Pa55", "the credentials of the proxy that needs them are never printed");
     }
