@@ -45,6 +45,12 @@ public sealed class HostSnapshot
     /// <summary>Gets the spacing an adaptive host keeps between starts since it pushed back; <see langword="null"/> for none.</summary>
     public TimeSpan? AdaptiveDelay { get; init; }
 
+    /// <summary>
+    /// Gets, in distributed mode, the shares of the host's fleet-wide limit this process holds (the most attempts it may
+    /// have in flight to the host); <see langword="null"/> when the process is not part of a fleet.
+    /// </summary>
+    public int? FleetShares { get; init; }
+
     /// <summary>Describes the host's counts.</summary>
     /// <returns>The description.</returns>
     public override string ToString() => $"{Host}: {InFlight}/{MaxConcurrency} in flight, {Queued} queued";

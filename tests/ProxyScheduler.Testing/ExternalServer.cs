@@ -83,6 +83,23 @@ public sealed class ExternalServer : IAsyncDisposable
         return await StartAsync(executable, args, port, null).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Starts redis-server on 127.0.0.1 with persistence off (no RDB snapshots, no AOF), on a free port or on
+    /// <paramref name="port"/> (to restart one that was killed).
+    /// </summary>
+    public static async Task<ExternalServer> StartRedisAsync(int? port = null)
+    {
+        var executable = Find("redis-server") ?? throw new InvalidOperationException("redis-server is not installed.");
+        var chosen = port ?? FreePort();
+        var directory = Directory.CreateTempSubdirectory("ps-redis-").FullName;
+        string[] args =
+        [
+            "--port", chosen.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty, "--appendonly", "no",
+            "--protected-mode", "no", "--dir", directory, "--daemonize", "no", "--loglevel", "warning",
+        ];
+        return await StartAsync(executable, args, chosen, directory).ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
         Kill();

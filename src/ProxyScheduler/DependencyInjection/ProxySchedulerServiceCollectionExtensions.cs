@@ -96,7 +96,8 @@ public static class ProxySchedulerServiceCollectionExtensions
                 sp.GetServices<IProxySelector>(),
                 sp.GetServices<IResponseClassifier>(),
                 sp.GetService<IMeterFactory>(),
-                sp.GetRequiredService<ISessionStore>())));
+                sp.GetRequiredService<ISessionStore>(),
+                sp.GetService<IFleetCoordinator>())));
 
         return new ProxySchedulerBuilder(services);
     }

@@ -161,6 +161,87 @@ internal sealed partial class ProxyPool
         {
             Log.ProxyBlocked(_logger, node.Endpoint.Id, host.ToString(), duration.TotalMilliseconds, entry.Blocks);
         }
+
+        Publish(new Scheduling.Internal.ProxyFleetEvent(Scheduling.Internal.ProxyFleetEventKind.Blocked, node.Endpoint.Id, _time.GetUtcNow() + duration, host.ToString()));
+    }
+
+    /// <summary>
+    /// Applies what another process of the fleet learned about a proxy: a quarantine (until the same instant; this
+    /// process then probes the proxy itself), a reanimation, a retirement, or a block by a host. Not published again.
+    /// </summary>
+    public void ApplyFleetEvent(Scheduling.Internal.ProxyFleetEvent change, long now)
+    {
+        if (!_byId.TryGetValue(change.ProxyId, out var node) || node.Removed || node.State is ProxyHealthState.Retired or ProxyHealthState.Draining)
+        {
+            return;
+        }
+
+        var remaining = change.Until is { } until ? until - _time.GetUtcNow() : TimeSpan.Zero;
+        _applyingFleetEvent = true;
+        try
+        {
+            switch (change.Kind)
+            {
+                case Scheduling.Internal.ProxyFleetEventKind.Quarantined when remaining > TimeSpan.Zero:
+                    var end = now + Math.Max(1, ToTicks(remaining));
+                    if (node.State == ProxyHealthState.Healthy)
+                    {
+                        node.Quarantines++;
+                        _quarantinedCount++;
+                        Log.ProxyQuarantined(_logger, node.Endpoint.Id, remaining.TotalMilliseconds, node.ConsecutiveFailures, node.Quarantines);
+                        ChangeState(node, ProxyHealthState.Quarantined, change.Until);
+                    }
+                    else if (node.QuarantinedUntil >= end || node.ProbeInFlight)
+                    {
+                        break;
+                    }
+
+                    node.QuarantinedUntil = end;
+                    node.ProbeDue = false;
+                    _dueProbes.Remove(node);
+                    _quarantined.Enqueue(node, end);
+                    UpdateOutage();
+                    break;
+                case Scheduling.Internal.ProxyFleetEventKind.Reanimated when node.State == ProxyHealthState.Quarantined && !node.ProbeInFlight:
+                    node.ProbeDue = false;
+                    _dueProbes.Remove(node);
+                    Reanimate(node);
+                    break;
+                case Scheduling.Internal.ProxyFleetEventKind.Retired:
+                    if (node.State == ProxyHealthState.Healthy)
+                    {
+                        // Retire counts the proxy out of the quarantined ones.
+                        _quarantinedCount++;
+                    }
+
+                    node.ProbeDue = false;
+                    _dueProbes.Remove(node);
+                    Retire(node);
+                    break;
+                case Scheduling.Internal.ProxyFleetEventKind.Blocked when remaining > TimeSpan.Zero && change.Host is { } hostText && Scheduling.Internal.HostKey.TryParse(hostText, out var key):
+                    var entry = _hostHealth.GetOrAdd(node, key);
+                    var blockedUntil = now + ToTicks(remaining);
+                    if (entry.BlockedUntil < blockedUntil)
+                    {
+                        entry.BlockedUntil = blockedUntil;
+                        entry.Blocks = Math.Max(entry.Blocks, 1);
+                    }
+
+                    break;
+            }
+        }
+        finally
+        {
+            _applyingFleetEvent = false;
+        }
+    }
+
+    private void Publish(Scheduling.Internal.ProxyFleetEvent change)
+    {
+        if (!_applyingFleetEvent && Fleet is { } fleet)
+        {
+            fleet.ProxyChanged(change);
+        }
     }
 
     private void Quarantine(ProxyNode node, long now)
@@ -241,6 +322,18 @@ internal sealed partial class ProxyPool
         if (state == ProxyHealthState.Quarantined)
         {
             _metrics.ProxyQuarantines.Add(1, new KeyValuePair<string, object?>("proxy.id", node.Endpoint.Id));
+        }
+
+        var kind = state switch
+        {
+            ProxyHealthState.Quarantined => Scheduling.Internal.ProxyFleetEventKind.Quarantined,
+            ProxyHealthState.Healthy => Scheduling.Internal.ProxyFleetEventKind.Reanimated,
+            ProxyHealthState.Retired => Scheduling.Internal.ProxyFleetEventKind.Retired,
+            _ => (Scheduling.Internal.ProxyFleetEventKind?)null,
+        };
+        if (kind is { } fleetKind && node.Parent is null)
+        {
+            Publish(new Scheduling.Internal.ProxyFleetEvent(fleetKind, node.Endpoint.Id, reanimationAt));
         }
 
         if (_options.OnProxyStateChanged is { } callback)

@@ -26,6 +26,7 @@ internal sealed partial class ProxyPool
     private readonly Dictionary<string, int> _groupIds = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CandidateSet> _sets = new(StringComparer.Ordinal);
     private readonly PriorityQueue<ProxyNode, long> _quarantined = new();
+    private bool _applyingFleetEvent;
     private readonly List<ProxyNode> _dueProbes = [];
     private readonly Queue<ProxyNode> _dynamic = new();
     private readonly double _halfLifeTicks;
@@ -36,6 +37,9 @@ internal sealed partial class ProxyPool
     private int _activeCount;
     private int _quarantinedCount;
     private bool _outage;
+
+    /// <summary>Gets or sets the fleet coordinator told of local health changes (distributed mode); <see langword="null"/> otherwise.</summary>
+    public Scheduling.Internal.IFleetCoordinator? Fleet { get; set; }
 
     public ProxyPool(ProxyPoolOptions options, IProxySelector selector, TimeProvider time, ProxyIdentityRegistry registry, ILogger logger, SchedulerMetrics metrics)
     {

@@ -40,6 +40,9 @@ internal sealed class Dispatcher : IDisposable
     private bool _disposed;
     private readonly ILogger _logger;
     private readonly HashSet<HostKey> _metricHosts = [];
+    private readonly HashSet<HostState> _fleetHosts = [];
+    private IFleetCoordinator? _fleet;
+    private long _shareLingerTicks;
 
     public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null, SessionBinder? sessions = null, ILogger? logger = null)
     {
@@ -281,6 +284,11 @@ internal sealed class Dispatcher : IDisposable
                 return;
             }
 
+            if (host.Fleet)
+            {
+                ReturnSpareShares(host, now);
+            }
+
             Schedule(host, now);
             DispatchLocked(now);
             TrackIdle(host, now);
@@ -339,6 +347,220 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
+    /// <summary>
+    /// Shares every host's limit with other processes through <paramref name="fleet"/>: from now on a host starts at most
+    /// as many attempts as the shares it holds, asks for more when its work exceeds them, and gives back the ones it has
+    /// not used for <paramref name="shareLinger"/> (at once when other processes wait for them). Call before any request.
+    /// </summary>
+    public void AttachFleet(IFleetCoordinator fleet, TimeSpan shareLinger)
+    {
+        lock (_lock)
+        {
+            _fleet = fleet;
+            if (_pool is not null)
+            {
+                _pool.Fleet = fleet;
+            }
+
+            _shareLingerTicks = ToTimestampTicks(shareLinger);
+        }
+    }
+
+    /// <summary>
+    /// The fleet granted <paramref name="granted"/> of the <paramref name="requested"/> shares the host asked for;
+    /// <paramref name="contended"/> says whether other processes wait for its shares, <paramref name="fairShare"/> how
+    /// many this process should keep then.
+    /// </summary>
+    public void GrantShares(HostKey key, int granted, int requested, bool contended, int fairShare)
+    {
+        lock (_lock)
+        {
+            if (_disposed || !_hosts.TryGetValue(key, out var host) || !host.Fleet)
+            {
+                if (granted > 0)
+                {
+                    _fleet?.ReturnShares(key, granted);
+                }
+
+                return;
+            }
+
+            host.SharesWanted = Math.Max(0, host.SharesWanted - requested);
+            host.Shares += granted;
+            host.Contended = contended;
+            host.FairShare = Math.Max(1, fairShare);
+            var now = _time.GetTimestamp();
+            ReturnSpareShares(host, now);
+            Schedule(host, now);
+            DispatchLocked(now);
+            TrackIdle(host, now);
+        }
+    }
+
+    /// <summary>The fleet took <paramref name="count"/> of the host's shares back (their leases expired): fewer attempts may start.</summary>
+    public void RevokeShares(HostKey key, int count)
+    {
+        lock (_lock)
+        {
+            if (_hosts.TryGetValue(key, out var host) && host.Fleet)
+            {
+                host.Shares = Math.Max(0, host.Shares - count);
+                var now = _time.GetTimestamp();
+                Schedule(host, now);
+                TrackIdle(host, now);
+            }
+        }
+    }
+
+    /// <summary>Updates whether other processes wait for the host's shares, and gives back what this process should not keep.</summary>
+    public void SetContention(HostKey key, bool contended, int fairShare)
+    {
+        lock (_lock)
+        {
+            if (_hosts.TryGetValue(key, out var host) && host.Fleet)
+            {
+                host.Contended = contended;
+                host.FairShare = Math.Max(1, fairShare);
+                ReturnSpareShares(host, _time.GetTimestamp());
+            }
+        }
+    }
+
+    /// <summary>Gives back the shares that have gone unused for the linger time; called by the coordinator's clock.</summary>
+    public void SweepShares()
+    {
+        lock (_lock)
+        {
+            if (_fleetHosts.Count == 0)
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
+            List<HostState>? done = null;
+            foreach (var host in _fleetHosts)
+            {
+                if (host.SurplusSince != 0 && now - host.SurplusSince >= _shareLingerTicks)
+                {
+                    GiveBack(host, SpareShares(host));
+                }
+
+                if (host.Shares == 0 && host.SharesWanted == 0)
+                {
+                    (done ??= []).Add(host);
+                }
+            }
+
+            foreach (var host in done ?? [])
+            {
+                _fleetHosts.Remove(host);
+                TrackIdle(host, now);
+            }
+        }
+    }
+
+    /// <summary>Another process saw a <c>Retry-After</c> from the host: no attempt starts to it until <paramref name="until"/>.</summary>
+    public void ApplyFleetPause(HostKey key, DateTimeOffset until)
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            var remaining = until - _time.GetUtcNow();
+            if (remaining > TimeSpan.Zero)
+            {
+                var host = GetOrCreateHost(key);
+                var now = _time.GetTimestamp();
+                var end = now + ToTimestampTicks(remaining);
+                if (end > host.NextStart)
+                {
+                    host.NextStart = end;
+                    host.PausedUntil = end;
+                }
+
+                TrackIdle(host, now);
+            }
+        }
+    }
+
+    /// <summary>Applies what another process learned about a proxy (see <see cref="ProxyPool.ApplyFleetEvent"/>) and dispatches what it allows.</summary>
+    public void ApplyProxyEvent(ProxyFleetEvent change)
+    {
+        lock (_lock)
+        {
+            if (_disposed || _pool is null)
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
+            _pool.ApplyFleetEvent(change, now);
+            WakeParked(now);
+            DispatchLocked(now);
+        }
+    }
+
+    /// <summary>Asks the fleet for the shares the host's work needs beyond those it holds or asked for.</summary>
+    private void AskShares(HostState host)
+    {
+        var demand = Math.Min(host.BaseLimit, host.InFlight + host.Count + host.Held);
+        if (host.Contended)
+        {
+            demand = Math.Min(demand, host.FairShare);
+        }
+
+        var want = demand - host.Shares - host.SharesWanted;
+        if (want > 0)
+        {
+            host.SharesWanted += want;
+            _fleetHosts.Add(host);
+            _fleet!.WantShares(host.Key, want, host.Settings.MaxConcurrency);
+        }
+    }
+
+    /// <summary>The shares the host holds beyond its work (and, while contended, beyond its fair share and what is in flight).</summary>
+    private static int SpareShares(HostState host)
+    {
+        var spare = host.Shares - Math.Min(host.InFlight + host.Count + host.Held, host.BaseLimit);
+        if (host.Contended && host.Shares > host.FairShare)
+        {
+            spare = Math.Max(spare, host.Shares - Math.Max(host.FairShare, host.InFlight));
+        }
+
+        return Math.Max(0, Math.Min(spare, host.Shares - host.InFlight));
+    }
+
+    /// <summary>Gives spare shares back now when others wait for them, else after the linger time (<see cref="SweepShares"/>).</summary>
+    private void ReturnSpareShares(HostState host, long now)
+    {
+        var spare = SpareShares(host);
+        if (spare <= 0)
+        {
+            host.SurplusSince = 0;
+        }
+        else if (host.Contended || _shareLingerTicks == 0)
+        {
+            GiveBack(host, spare);
+        }
+        else if (host.SurplusSince == 0)
+        {
+            host.SurplusSince = now;
+        }
+    }
+
+    private void GiveBack(HostState host, int count)
+    {
+        host.SurplusSince = 0;
+        if (count > 0)
+        {
+            host.Shares -= count;
+            _fleet!.ReturnShares(host.Key, count);
+        }
+    }
+
     /// <summary>The per-host gauge of the allow-listed hosts the dispatcher knows now (<see cref="ProxySchedulerOptions.PerHostMetrics"/>).</summary>
     public IEnumerable<System.Diagnostics.Metrics.Measurement<int>> MeasureHosts(Func<HostState, int> value)
     {
@@ -379,6 +601,7 @@ internal sealed class Dispatcher : IDisposable
                     PausedUntil = host.PausedUntil > now ? utcNow + _time.GetElapsedTime(now, host.PausedUntil) : null,
                     RateLimit = host.Settings.StartsPerSecond,
                     ConcurrencyLimit = host.Limit,
+                    FleetShares = host.Fleet ? host.Shares : null,
                     AdaptiveDelay = host.Adaptive?.Rate is { } rate ? TimeSpan.FromSeconds(1 / rate) : null,
                 });
             }
@@ -858,6 +1081,11 @@ internal sealed class Dispatcher : IDisposable
     /// <summary>Puts a host in the ready ring when it has work it may start now, or arms its timer for its delay.</summary>
     private void Schedule(HostState host, long now)
     {
+        if (host.Fleet && !host.Removed)
+        {
+            AskShares(host);
+        }
+
         if (host.InReady || host.Count == 0 || host.InFlight >= host.Limit || host.Removed)
         {
             return;
@@ -937,7 +1165,9 @@ internal sealed class Dispatcher : IDisposable
             {
                 host.NextStart = until;
                 host.PausedUntil = until;
-                Log.HostPaused(_logger, host.Key.ToString(), _time.GetElapsedTime(now, until).TotalMilliseconds);
+                var pause = _time.GetElapsedTime(now, until);
+                Log.HostPaused(_logger, host.Key.ToString(), pause.TotalMilliseconds);
+                _fleet?.HostPaused(host.Key, _time.GetUtcNow() + pause);
             }
         }
     }
@@ -1001,7 +1231,7 @@ internal sealed class Dispatcher : IDisposable
         if (!_hosts.TryGetValue(key, out var host))
         {
             var settings = _resolver.Resolve(key);
-            host = new HostState(key, settings) { Owner = this, Adaptive = settings.Adaptive ? new AdaptiveLimit(settings.MaxConcurrency) : null };
+            host = new HostState(key, settings) { Owner = this, Adaptive = settings.Adaptive ? new AdaptiveLimit(settings.MaxConcurrency) : null, Fleet = _fleet is not null };
             if (_resolver.HasPerHostMetrics && _resolver.WantsMetrics(key)
                 && (_metricHosts.Contains(key) || _metricHosts.Count < SchedulerDefaults.MaxMetricHosts))
             {

@@ -48,7 +48,28 @@ internal sealed class HostState
     public AdaptiveLimit? Adaptive { get; init; }
 
     /// <summary>Gets the most attempts in flight to the host now: the adaptive limit, or the configured one.</summary>
-    public int Limit => Adaptive is { } adaptive ? adaptive.Concurrency : Settings.MaxConcurrency;
+    public int Limit => Fleet ? Math.Min(BaseLimit, Shares) : BaseLimit;
+
+    /// <summary>Gets the host's own limit now: the adaptive limit, or the configured one (the fleet's shares not counted).</summary>
+    public int BaseLimit => Adaptive is { } adaptive ? adaptive.Concurrency : Settings.MaxConcurrency;
+
+    /// <summary>Gets a value indicating whether a fleet coordinator shares this host's limit between processes.</summary>
+    public bool Fleet { get; init; }
+
+    /// <summary>Gets or sets the fleet shares this process holds for the host: the most attempts it may have in flight to it.</summary>
+    public int Shares { get; set; }
+
+    /// <summary>Gets or sets the shares asked for and not answered yet.</summary>
+    public int SharesWanted { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether other processes wait for this host's shares (so spare ones go back at once).</summary>
+    public bool Contended { get; set; }
+
+    /// <summary>Gets or sets the most shares this process should keep while the host is contended.</summary>
+    public int FairShare { get; set; } = int.MaxValue;
+
+    /// <summary>Gets or sets when the host's shares first exceeded its use; 0 while they do not.</summary>
+    public long SurplusSince { get; set; }
 
     /// <summary>Gets or sets the timestamp until which a <c>Retry-After</c> pauses the host; 0 for none.</summary>
     public long PausedUntil { get; set; }
@@ -72,5 +93,5 @@ internal sealed class HostState
 
     public Dispatcher? Owner { get; init; }
 
-    public bool IsIdle => Count == 0 && InFlight == 0 && Held == 0;
+    public bool IsIdle => Count == 0 && InFlight == 0 && Held == 0 && Shares == 0 && SharesWanted == 0;
 }

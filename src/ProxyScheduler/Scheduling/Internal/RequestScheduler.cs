@@ -95,6 +95,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options, classifiers), time, pool,
             pool is null ? null : new SessionBinder(options.Sessions, time, _metrics, loggerFactory.CreateLogger("ProxyScheduler.Sessions")),
             _logger);
+        components.Fleet?.Attach(_dispatcher, pool);
         _transport = new HttpTransport(handlerFactory);
         _admission = new SemaphoreSlim(options.QueueLimit, options.QueueLimit);
         QueueLimit = options.QueueLimit;

@@ -12,7 +12,8 @@ internal sealed record SchedulerComponents(
     IEnumerable<IProxySelector> Selectors,
     IEnumerable<IResponseClassifier> Classifiers,
     IMeterFactory? MeterFactory,
-    Proxies.Sessions.ISessionStore? SessionStore = null)
+    Proxies.Sessions.ISessionStore? SessionStore = null,
+    IFleetCoordinator? Fleet = null)
 {
     public static SchedulerComponents Empty { get; } = new(null, [], [], [], null);
 }
