@@ -44,4 +44,10 @@ public enum RequestFailureReason
 
     /// <summary>The host's robots.txt disallows the request's path for the configured user agent (<see cref="Politeness.RobotsOptions"/>). The request was not sent.</summary>
     DisallowedByRobots,
+
+    /// <summary>
+    /// Distributed mode: the fleet's coordination store (Redis) was unavailable for longer than its policy allows
+    /// while the request waited for a share of its host's limit. The request was not sent.
+    /// </summary>
+    CoordinationUnavailable,
 }

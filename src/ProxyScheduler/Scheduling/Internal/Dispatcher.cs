@@ -486,6 +486,40 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
+    /// <summary>
+    /// Fails every request queued for the host with <paramref name="reason"/> (distributed mode: the fleet could not
+    /// give the host a share for too long). Returns how many failed.
+    /// </summary>
+    public int FailQueued(HostKey key, RequestFailureReason reason, string message)
+    {
+        lock (_lock)
+        {
+            if (!_hosts.TryGetValue(key, out var host) || host.Count == 0)
+            {
+                return 0;
+            }
+
+            var waiters = new List<Waiter>(host.Count);
+            host.Queue.ForEachLive(static (w, list) => list.Add(w), waiters);
+            foreach (var waiter in waiters)
+            {
+                FailLocked(waiter, new DispatchFailedException(reason, message));
+            }
+
+            host.Queue.Compact();
+            host.Garbage = 0;
+            var now = _time.GetTimestamp();
+            if (host.Fleet)
+            {
+                host.SharesWanted = 0;
+                ReturnSpareShares(host, now);
+            }
+
+            TrackIdle(host, now);
+            return waiters.Count;
+        }
+    }
+
     /// <summary>Applies what another process learned about a proxy (see <see cref="ProxyPool.ApplyFleetEvent"/>) and dispatches what it allows.</summary>
     public void ApplyProxyEvent(ProxyFleetEvent change)
     {

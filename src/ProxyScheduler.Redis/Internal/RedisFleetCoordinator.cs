@@ -1,0 +1,775 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ProxyScheduler.Proxies.Internal;
+using ProxyScheduler.Scheduling.Internal;
+using StackExchange.Redis;
+
+namespace ProxyScheduler.Redis.Internal;
+
+/// <summary>
+/// The fleet coordinator on Redis. Shares of each host's limit are leases in Redis (a sorted set per host, see
+/// <see cref="RedisScripts"/>); a background loop takes the shares the dispatcher asks for (several per round trip),
+/// gives back the ones it returns, renews the held ones every third of the TTL (one round trip for all hosts), and
+/// publishes Retry-After pauses and proxy health changes on one channel that every worker listens to.
+/// </summary>
+internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncDisposable, IDisposable
+{
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMilliseconds(500);
+
+    private readonly RedisOptions _options;
+    private readonly RedisConnection _connection;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly RedisKeys _keys;
+    private readonly object _gate = new();
+    private readonly Dictionary<HostKey, HostLeases> _hosts = [];
+    private readonly Queue<Func<IDatabase, Task>> _publications = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Meter? _meter;
+    private readonly Counter<long>? _calls;
+    private readonly Counter<long>? _errors;
+    private Dispatcher? _dispatcher;
+    private Task? _loop;
+    private long _sequence;
+    private bool _available = true;
+    private long _unavailableSince;
+    private long _lastRenewed;
+    private long _nextRenew;
+    private bool _disposed;
+    private bool _subscribed;
+
+    public RedisFleetCoordinator(IOptions<RedisOptions> options, RedisConnection connection, TimeProvider time, ILoggerFactory loggerFactory, IMeterFactory? meters = null)
+    {
+        _options = options.Value;
+        _connection = connection;
+        _time = time;
+        _logger = loggerFactory.CreateLogger("ProxyScheduler.Redis");
+        WorkerId = _options.WorkerId ?? $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
+        _keys = new RedisKeys(_options.KeyPrefix);
+        if (meters is not null)
+        {
+            _meter = meters.Create("ProxyScheduler");
+            _calls = _meter.CreateCounter<long>("proxyscheduler.redis.calls", "{call}", "Redis round trips of distributed mode, by operation (acquire, release, renew, publish).");
+            _errors = _meter.CreateCounter<long>("proxyscheduler.redis.errors", "{error}", "Redis operations that failed (connection, timeout).");
+            _meter.CreateObservableGauge("proxyscheduler.redis.available", () => Volatile.Read(ref _available) ? 1 : 0, "{state}", "1 while Redis answers, 0 while it does not (the unavailable policy applies).");
+        }
+    }
+
+    /// <summary>Gets this worker's name in Redis.</summary>
+    public string WorkerId { get; }
+
+    /// <summary>Gets the Redis round trips made so far (for the benchmark and the tests).</summary>
+    public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <summary>Gets a value indicating whether Redis answered the last operation.</summary>
+    public bool IsAvailable => Volatile.Read(ref _available);
+
+    private long _roundTrips;
+
+    public void Attach(Dispatcher dispatcher, ProxyPool? pool)
+    {
+        lock (_gate)
+        {
+            if (_dispatcher is not null)
+            {
+                throw new InvalidOperationException("The Redis coordinator serves one scheduler; register one scheduler per service provider.");
+            }
+
+            _dispatcher = dispatcher;
+        }
+
+        dispatcher.AttachFleet(this, _options.ShareLinger);
+        _loop = Task.Run(RunAsync);
+    }
+
+    public void WantShares(HostKey host, int count, int limit)
+    {
+        lock (_gate)
+        {
+            var leases = Get(host);
+            leases.Wanted += count;
+            leases.Limit = limit;
+            leases.NextTry = 0;
+            if (leases.WantSince == 0)
+            {
+                leases.WantSince = _time.GetTimestamp();
+            }
+        }
+
+        Signal();
+    }
+
+    public void ReturnShares(HostKey host, int count)
+    {
+        lock (_gate)
+        {
+            Get(host).Returned += count;
+        }
+
+        Signal();
+    }
+
+    public void HostPaused(HostKey host, DateTimeOffset until)
+    {
+        var untilMs = until.ToUnixTimeMilliseconds();
+        Enqueue(async db =>
+        {
+            await db.ScriptEvaluateAsync(RedisScripts.Pause, [_keys.Pause(host)], [untilMs]).ConfigureAwait(false);
+            await db.PublishAsync(_keys.Channel, Invariant($"pause|{WorkerId}|{host}|{untilMs}")).ConfigureAwait(false);
+        });
+    }
+
+    public void ProxyChanged(ProxyFleetEvent change)
+    {
+        var untilMs = change.Until?.ToUnixTimeMilliseconds() ?? 0;
+        var message = Invariant($"proxy|{WorkerId}|{change.Kind}|{change.ProxyId}|{untilMs}|{change.Host ?? "-"}");
+        Enqueue(async db =>
+        {
+            if (change.Kind is ProxyFleetEventKind.Quarantined or ProxyFleetEventKind.Retired)
+            {
+                await db.HashSetAsync(_keys.Proxies, change.ProxyId, Invariant($"{change.Kind}|{untilMs}")).ConfigureAwait(false);
+            }
+            else if (change.Kind == ProxyFleetEventKind.Reanimated)
+            {
+                await db.HashDeleteAsync(_keys.Proxies, change.ProxyId).ConfigureAwait(false);
+            }
+
+            await db.PublishAsync(_keys.Channel, message).ConfigureAwait(false);
+        });
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        // Best effort: give every held share back so the fleet does not wait for their TTL.
+        try
+        {
+            var db = _connection.Database;
+            List<Task> releases = [];
+            lock (_gate)
+            {
+                foreach (var (host, leases) in _hosts)
+                {
+                    if (leases.Members.Count > 0)
+                    {
+                        releases.Add(ReleaseAsync(db, host, [.. leases.Members]));
+                        leases.Members.Clear();
+                    }
+                }
+            }
+
+            await Task.WhenAll(releases).WaitAsync(TimeSpan.FromSeconds(2), _time).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // The leases expire by themselves.
+        }
+
+        _meter?.Dispose();
+        _signal.Dispose();
+        _stopping.Dispose();
+    }
+
+    private HostLeases Get(HostKey host)
+    {
+        if (!_hosts.TryGetValue(host, out var leases))
+        {
+            leases = new HostLeases();
+            _hosts.Add(host, leases);
+        }
+
+        return leases;
+    }
+
+    private void Enqueue(Func<IDatabase, Task> publication)
+    {
+        lock (_gate)
+        {
+            _publications.Enqueue(publication);
+        }
+
+        Signal();
+    }
+
+    private void Signal()
+    {
+        if (!_disposed && _signal.CurrentCount == 0)
+        {
+            try
+            {
+                _signal.Release();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var token = _stopping.Token;
+        await StartAsync(token).ConfigureAwait(false);
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.WhenAny(_signal.WaitAsync(token), Task.Delay(Tick, _time, token)).ConfigureAwait(false);
+                if (token.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                _dispatcher!.SweepShares();
+                var db = _connection.Database;
+                await SubscribeAsync(db).ConfigureAwait(false);
+                await Task.WhenAll(ReturnAsync(db), AcquireAsync(db), RenewAsync(db), PublishAsync(db)).ConfigureAwait(false);
+                FailLongWaits();
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // The loop must survive anything; it logs and goes on.
+            catch (Exception ex)
+            {
+                Log.LoopFailed(_logger, ex);
+            }
+#pragma warning restore CA1031
+        }
+    }
+
+    /// <summary>Connects (the multiplexer keeps reconnecting by itself afterwards).</summary>
+    private async Task StartAsync(CancellationToken token)
+    {
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await _connection.GetAsync().ConfigureAwait(false);
+                Log.Started(_logger, WorkerId, _options.KeyPrefix);
+                return;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                Failed(ex);
+                _connection.Reset();
+                await Task.Delay(TimeSpan.FromMilliseconds(500), _time, token).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Listens to the fleet's channel and applies the proxy states recorded before this worker listened (once; the multiplexer re-subscribes after a reconnection).</summary>
+    private async Task SubscribeAsync(IDatabase db)
+    {
+        if (_subscribed)
+        {
+            return;
+        }
+
+        try
+        {
+            await db.Multiplexer.GetSubscriber().SubscribeAsync(_keys.Channel, (_, message) => OnMessage(message)).ConfigureAwait(false);
+            var states = await db.HashGetAllAsync(_keys.Proxies).ConfigureAwait(false);
+            Count("subscribe", 2);
+            _subscribed = true;
+            Succeeded();
+            foreach (var entry in states)
+            {
+                var parts = ((string)entry.Value!).Split('|');
+                if (parts.Length == 2 && Enum.TryParse<ProxyFleetEventKind>(parts[0], out var kind) && long.TryParse(parts[1], CultureInfo.InvariantCulture, out var untilMs))
+                {
+                    _dispatcher!.ApplyProxyEvent(new ProxyFleetEvent(kind, entry.Name!, untilMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(untilMs) : null));
+                }
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Failed(ex);
+        }
+    }
+
+    private void OnMessage(RedisValue message)
+    {
+        var parts = ((string?)message ?? string.Empty).Split('|');
+        switch (parts)
+        {
+            case ["released", var hostText] when HostKey.TryParse(hostText, out var host):
+                lock (_gate)
+                {
+                    if (_hosts.TryGetValue(host, out var leases) && leases.Wanted > 0)
+                    {
+                        leases.NextTry = 0;
+                    }
+                }
+
+                Signal();
+                break;
+            case ["pause", var origin, var hostText, var untilText] when origin != WorkerId && HostKey.TryParse(hostText, out var host)
+                && long.TryParse(untilText, CultureInfo.InvariantCulture, out var untilMs):
+                _dispatcher?.ApplyFleetPause(host, DateTimeOffset.FromUnixTimeMilliseconds(untilMs));
+                break;
+            case ["proxy", var origin, var kindText, var proxyId, var untilText, var hostText] when origin != WorkerId
+                && Enum.TryParse<ProxyFleetEventKind>(kindText, out var kind) && long.TryParse(untilText, CultureInfo.InvariantCulture, out var untilMs):
+                _dispatcher?.ApplyProxyEvent(new ProxyFleetEvent(kind, proxyId, untilMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(untilMs) : null, hostText == "-" ? null : hostText));
+                break;
+        }
+    }
+
+    private async Task ReturnAsync(IDatabase db)
+    {
+        List<(HostKey Host, string[] Members)> releases = [];
+        lock (_gate)
+        {
+            foreach (var (host, leases) in _hosts)
+            {
+                if (leases.Returned == 0)
+                {
+                    continue;
+                }
+
+                // Local (fallback) shares go first: they need no round trip.
+                var local = Math.Min(leases.Local, leases.Returned);
+                leases.Local -= local;
+                leases.Returned -= local;
+                var count = Math.Min(leases.Returned, leases.Members.Count);
+                leases.Returned = 0;
+                if (count > 0)
+                {
+                    var members = leases.Members.GetRange(leases.Members.Count - count, count).ToArray();
+                    leases.Members.RemoveRange(leases.Members.Count - count, count);
+                    releases.Add((host, members));
+                }
+            }
+        }
+
+        if (releases.Count > 0)
+        {
+            await Task.WhenAll(releases.Select(r => Guarded(() => ReleaseAsync(db, r.Host, r.Members)))).ConfigureAwait(false);
+        }
+    }
+
+    private Task<RedisResult> ReleaseAsync(IDatabase db, HostKey host, string[] members)
+    {
+        Count("release");
+        RedisValue[] args = [(RedisValue)_keys.ChannelName, Invariant($"released|{host}"), .. members.Select(m => (RedisValue)m)];
+        return db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Leases(host), _keys.Wants(host)], args);
+    }
+
+    private async Task AcquireAsync(IDatabase db)
+    {
+        var now = _time.GetTimestamp();
+        List<(HostKey Host, int Count, int Limit, long Sequence)> asks = [];
+        List<(HostKey Host, int Granted)> local = [];
+        lock (_gate)
+        {
+            foreach (var (host, leases) in _hosts)
+            {
+                if (leases.Wanted <= 0 || leases.NextTry > now)
+                {
+                    continue;
+                }
+
+                if (!_available && _options.WhenUnavailable == RedisUnavailablePolicy.FallbackToLocal)
+                {
+                    var cap = Math.Max(1, (int)Math.Floor(leases.Limit * _options.FallbackShare));
+                    var granted = Math.Max(0, Math.Min(leases.Wanted, cap - leases.Local - leases.Members.Count));
+                    if (granted > 0)
+                    {
+                        leases.Local += granted;
+                        leases.Wanted -= granted;
+                        local.Add((host, granted));
+                    }
+
+                    Backoff(leases, now);
+                    continue;
+                }
+
+                var count = Math.Min(leases.Wanted, leases.Limit);
+                asks.Add((host, count, leases.Limit, _sequence));
+                _sequence += count;
+                leases.NextTry = long.MaxValue; // until the answer
+            }
+        }
+
+        foreach (var (host, granted) in local)
+        {
+            _dispatcher!.GrantShares(host, granted, granted, contended: false, int.MaxValue);
+        }
+
+        if (asks.Count > 0)
+        {
+            await Task.WhenAll(asks.Select(a => AcquireOneAsync(db, a.Host, a.Count, a.Limit, a.Sequence))).ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcquireOneAsync(IDatabase db, HostKey host, int count, int limit, long sequence)
+    {
+        RedisResult[] result;
+        try
+        {
+            Count("acquire");
+            result = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Acquire, [_keys.Leases(host), _keys.Wants(host), _keys.Pause(host)],
+                [WorkerId, count, limit, (long)_options.LeaseTtl.TotalMilliseconds, sequence]).ConfigureAwait(false))!;
+            Succeeded();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Failed(ex);
+            lock (_gate)
+            {
+                Backoff(Get(host), _time.GetTimestamp());
+            }
+
+            return;
+        }
+
+        var granted = (int)result[0];
+        var waiting = (int)result[1];
+        var pause = (string?)result[2];
+        bool contended;
+        int fair;
+        lock (_gate)
+        {
+            var leases = Get(host);
+            for (var i = 1; i <= granted; i++)
+            {
+                leases.Members.Add(Invariant($"{WorkerId}:{sequence + i}"));
+            }
+
+            leases.Wanted = Math.Max(0, leases.Wanted - granted);
+            var others = waiting - (granted < count ? 1 : 0);
+            contended = others > 0;
+            fair = (int)Math.Ceiling(limit / (double)(1 + Math.Max(0, others)));
+            leases.Contended = contended;
+            if (leases.Wanted == 0)
+            {
+                leases.WantSince = 0;
+                leases.NextTry = 0;
+                leases.Backoff = TimeSpan.Zero;
+            }
+            else
+            {
+                Backoff(leases, _time.GetTimestamp());
+            }
+        }
+
+        if (!string.IsNullOrEmpty(pause) && long.TryParse(pause, CultureInfo.InvariantCulture, out var untilMs))
+        {
+            _dispatcher!.ApplyFleetPause(host, DateTimeOffset.FromUnixTimeMilliseconds(untilMs));
+        }
+
+        if (granted > 0)
+        {
+            _dispatcher!.GrantShares(host, granted, granted, contended, fair);
+        }
+        else
+        {
+            _dispatcher!.SetContention(host, contended, fair);
+        }
+    }
+
+    private async Task RenewAsync(IDatabase db)
+    {
+        var now = _time.GetTimestamp();
+        if (now < _nextRenew)
+        {
+            return;
+        }
+
+        _nextRenew = now + (long)(_options.LeaseTtl.TotalSeconds / 3 * _time.TimestampFrequency);
+        List<(HostKey Host, string[] Members, int Limit, bool Wanting)> held = [];
+        lock (_gate)
+        {
+            foreach (var (host, leases) in _hosts)
+            {
+                if (leases.Members.Count > 0)
+                {
+                    held.Add((host, [.. leases.Members], leases.Limit, leases.Wanted > 0));
+                }
+            }
+        }
+
+        if (held.Count == 0)
+        {
+            _lastRenewed = now;
+            return;
+        }
+
+        RedisResult[] result;
+        try
+        {
+            Count("renew");
+            var keys = held.SelectMany(h => new[] { _keys.Leases(h.Host), _keys.Wants(h.Host) }).ToArray();
+            var args = new List<RedisValue> { (long)_options.LeaseTtl.TotalMilliseconds, WorkerId };
+            foreach (var (_, members, _, _) in held)
+            {
+                args.Add(members.Length);
+                args.AddRange(members.Select(m => (RedisValue)m));
+            }
+
+            result = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Renew, keys, [.. args]).ConfigureAwait(false))!;
+            Succeeded();
+            _lastRenewed = now;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Failed(ex);
+            _nextRenew = now + (long)(0.5 * _time.TimestampFrequency);
+            if (_time.GetElapsedTime(_lastRenewed, now) >= _options.LeaseTtl)
+            {
+                // Not renewed for a whole TTL: Redis has let them go (or will); using them could exceed the limit.
+                RevokeAll();
+            }
+
+            return;
+        }
+
+        var at = 0;
+        List<(HostKey Host, int Lost, bool Contended, int Fair)> updates = [];
+        lock (_gate)
+        {
+            foreach (var (host, _, limit, wanting) in held)
+            {
+                var lostCount = (int)result[at++];
+                var lost = new HashSet<string>(StringComparer.Ordinal);
+                for (var i = 0; i < lostCount; i++)
+                {
+                    lost.Add((string)result[at++]!);
+                }
+
+                var waiting = (int)result[at++];
+                var leases = Get(host);
+                var removed = lost.Count == 0 ? 0 : leases.Members.RemoveAll(lost.Contains);
+                var others = Math.Max(0, waiting - (wanting ? 1 : 0));
+                leases.Contended = others > 0;
+                updates.Add((host, removed, others > 0, (int)Math.Ceiling(limit / (double)(1 + others))));
+            }
+        }
+
+        foreach (var (host, lostShares, contended, fair) in updates)
+        {
+            if (lostShares > 0)
+            {
+                Log.LeasesLost(_logger, host.ToString(), lostShares);
+                _dispatcher!.RevokeShares(host, lostShares);
+            }
+
+            _dispatcher!.SetContention(host, contended, fair);
+        }
+    }
+
+    private async Task PublishAsync(IDatabase db)
+    {
+        List<Func<IDatabase, Task>> pending;
+        lock (_gate)
+        {
+            if (_publications.Count == 0)
+            {
+                return;
+            }
+
+            pending = [.. _publications];
+            _publications.Clear();
+        }
+
+        Count("publish", pending.Count);
+        await Task.WhenAll(pending.Select(p => Guarded(() => p(db)))).ConfigureAwait(false);
+    }
+
+    /// <summary>Pause policy: requests that waited for a share longer than the timeout while Redis was away fail.</summary>
+    private void FailLongWaits()
+    {
+        if (_available || _options.WhenUnavailable != RedisUnavailablePolicy.Pause)
+        {
+            return;
+        }
+
+        var now = _time.GetTimestamp();
+        List<HostKey> expired = [];
+        lock (_gate)
+        {
+            foreach (var (host, leases) in _hosts)
+            {
+                if (leases.Wanted > 0 && leases.WantSince != 0 && _time.GetElapsedTime(Math.Max(leases.WantSince, _unavailableSince), now) >= _options.UnavailableTimeout)
+                {
+                    leases.Wanted = 0;
+                    leases.WantSince = 0;
+                    expired.Add(host);
+                }
+            }
+        }
+
+        foreach (var host in expired)
+        {
+            var failed = _dispatcher!.FailQueued(host, RequestFailureReason.CoordinationUnavailable,
+                $"Redis was unavailable for more than {_options.UnavailableTimeout} (ProxyScheduler:Redis:UnavailableTimeout) while the request waited for a share of its host's limit; it was not sent.");
+            Log.RequestsFailed(_logger, host.ToString(), failed);
+        }
+    }
+
+    private void RevokeAll()
+    {
+        List<(HostKey, int)> revoked = [];
+        lock (_gate)
+        {
+            foreach (var (host, leases) in _hosts)
+            {
+                if (leases.Members.Count > 0)
+                {
+                    revoked.Add((host, leases.Members.Count));
+                    leases.Members.Clear();
+                }
+            }
+        }
+
+        foreach (var (host, count) in revoked)
+        {
+            _dispatcher!.RevokeShares(host, count);
+        }
+    }
+
+    private async Task Guarded(Func<Task> operation)
+    {
+        try
+        {
+            await operation().ConfigureAwait(false);
+            Succeeded();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Failed(ex);
+        }
+    }
+
+    private void Backoff(HostLeases leases, long now)
+    {
+        leases.Backoff = leases.Backoff == TimeSpan.Zero ? MinBackoff : TimeSpan.FromTicks(Math.Min(leases.Backoff.Ticks * 2, MaxBackoff.Ticks));
+        leases.NextTry = now + (long)(leases.Backoff.TotalSeconds * _time.TimestampFrequency);
+    }
+
+    private void Succeeded()
+    {
+        if (Volatile.Read(ref _available))
+        {
+            return;
+        }
+
+        List<(HostKey, int)> local = [];
+        lock (_gate)
+        {
+            if (_available)
+            {
+                return;
+            }
+
+            _available = true;
+            foreach (var (host, leases) in _hosts)
+            {
+                if (leases.Local > 0)
+                {
+                    local.Add((host, leases.Local));
+                    leases.Local = 0;
+                }
+            }
+        }
+
+        Log.Recovered(_logger, _time.GetElapsedTime(_unavailableSince).TotalSeconds);
+        foreach (var (host, count) in local)
+        {
+            // The fleet's shares replace the local ones: the host asks again as its work needs.
+            _dispatcher!.RevokeShares(host, count);
+        }
+    }
+
+    private void Failed(Exception ex)
+    {
+        _errors?.Add(1);
+        lock (_gate)
+        {
+            if (!_available)
+            {
+                return;
+            }
+
+            _available = false;
+            _unavailableSince = _time.GetTimestamp();
+        }
+
+        Log.Unavailable(_logger, _options.WhenUnavailable, ex.GetType().Name, ex.Message);
+    }
+
+    private void Count(string operation, int n = 1)
+    {
+        Interlocked.Add(ref _roundTrips, n);
+        _calls?.Add(n, new KeyValuePair<string, object?>("operation", operation));
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>What this worker holds and wants of one host. Guarded by <see cref="_gate"/>.</summary>
+    private sealed class HostLeases
+    {
+        public List<string> Members { get; } = [];
+
+        public int Local { get; set; }
+
+        public int Wanted { get; set; }
+
+        public int Returned { get; set; }
+
+        public int Limit { get; set; } = 1;
+
+        public long NextTry { get; set; }
+
+        public long WantSince { get; set; }
+
+        public TimeSpan Backoff { get; set; }
+
+        public bool Contended { get; set; }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3001, EventName = "RedisStarted", Level = LogLevel.Information, Message = "Distributed mode on Redis: worker {WorkerId}, key prefix {KeyPrefix}")]
+        public static partial void Started(ILogger logger, string workerId, string keyPrefix);
+
+        [LoggerMessage(EventId = 3002, EventName = "RedisUnavailable", Level = LogLevel.Error, Message = "Redis is unavailable ({ErrorType}: {Error}); policy {Policy} applies until it answers again")]
+        public static partial void Unavailable(ILogger logger, RedisUnavailablePolicy policy, string errorType, string error);
+
+        [LoggerMessage(EventId = 3003, EventName = "RedisRecovered", Level = LogLevel.Warning, Message = "Redis answers again after {Seconds:0.0} s; the fleet's shares replace local ones")]
+        public static partial void Recovered(ILogger logger, double seconds);
+
+        [LoggerMessage(EventId = 3004, EventName = "LeasesLost", Level = LogLevel.Warning, Message = "{Count} share(s) of host {Host} expired before they were renewed; fewer attempts start to it")]
+        public static partial void LeasesLost(ILogger logger, string host, int count);
+
+        [LoggerMessage(EventId = 3005, EventName = "CoordinationTimeout", Level = LogLevel.Error, Message = "{Count} request(s) to {Host} failed: Redis stayed unavailable past the timeout")]
+        public static partial void RequestsFailed(ILogger logger, string host, int count);
+
+        [LoggerMessage(EventId = 3006, EventName = "CoordinatorLoopFailed", Level = LogLevel.Error, Message = "The Redis coordinator's loop failed; it goes on")]
+        public static partial void LoopFailed(ILogger logger, Exception exception);
+    }
+}
