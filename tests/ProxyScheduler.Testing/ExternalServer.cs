@@ -13,6 +13,7 @@ public sealed class ExternalServer : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly string? _workDirectory;
+    private bool _disposed;
 
     private ExternalServer(Process process, int port, string? workDirectory)
     {
@@ -102,6 +103,12 @@ public sealed class ExternalServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         Kill();
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         _process.Dispose();

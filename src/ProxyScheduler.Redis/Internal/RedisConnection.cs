@@ -22,6 +22,7 @@ internal sealed class RedisConnection : IAsyncDisposable
         {
             var options = ConfigurationOptions.Parse(configuration);
             options.AbortOnConnectFail = false; // keep trying in the background: the unavailable policy covers the gap
+            options.BacklogPolicy = BacklogPolicy.FailFast; // while disconnected, fail at once instead of queueing
             return await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
         };
         _connection = new Lazy<Task<IConnectionMultiplexer>>(_factory);

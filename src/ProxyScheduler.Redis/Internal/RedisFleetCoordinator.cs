@@ -42,6 +42,13 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private long _nextRenew;
     private bool _disposed;
     private bool _subscribed;
+    private readonly OperationGate _subscribing = new();
+    private readonly OperationGate _returning = new();
+    private readonly OperationGate _acquiring = new();
+    private readonly OperationGate _renewing = new();
+    private readonly OperationGate _publishing = new();
+    private readonly OperationGate _probing = new();
+    private long _nextProbe;
 
     public RedisFleetCoordinator(IOptions<RedisOptions> options, RedisConnection connection, TimeProvider time, ILoggerFactory loggerFactory, IMeterFactory? meters = null)
     {
@@ -245,8 +252,20 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
                 _dispatcher!.SweepShares();
                 var db = _connection.Database;
-                await SubscribeAsync(db).ConfigureAwait(false);
-                await Task.WhenAll(ReturnAsync(db), AcquireAsync(db), RenewAsync(db), PublishAsync(db)).ConfigureAwait(false);
+
+                // Nothing here waits for Redis: each operation runs on its own, so a slow or absent Redis never holds up
+                // the others, the local grants of the fallback policy, or the pause policy's timeout.
+                Start(_subscribing, () => SubscribeAsync(db));
+                Start(_returning, () => ReturnAsync(db));
+                Start(_acquiring, () => AcquireAsync(db));
+                Start(_renewing, () => RenewAsync(db));
+                Start(_publishing, () => PublishAsync(db));
+                if (!Volatile.Read(ref _available))
+                {
+                    // Nothing else may reach Redis while it is away (fallback shares are local): a ping finds it back.
+                    Start(_probing, () => ProbeAsync(db));
+                }
+
                 FailLongWaits();
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -261,6 +280,38 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 #pragma warning restore CA1031
         }
     }
+
+    /// <summary>Runs <paramref name="operation"/> unless its previous run is still going.</summary>
+    private void Start(OperationGate gate, Func<Task> operation)
+    {
+        if (Interlocked.CompareExchange(ref gate.Running, 1, 0) == 0)
+        {
+            _ = RunGatedAsync(gate, operation);
+        }
+    }
+
+#pragma warning disable CA1031 // An operation's failure is logged; the loop goes on.
+    private async Task RunGatedAsync(OperationGate gate, Func<Task> operation)
+    {
+        try
+        {
+            await operation().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Failed(ex);
+        }
+        catch (Exception ex)
+        {
+            Log.LoopFailed(_logger, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref gate.Running, 0);
+            Signal();
+        }
+    }
+#pragma warning restore CA1031
 
     /// <summary>Connects (the multiplexer keeps reconnecting by itself afterwards).</summary>
     private async Task StartAsync(CancellationToken token)
@@ -600,6 +651,20 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         await Task.WhenAll(pending.Select(p => Guarded(() => p(db)))).ConfigureAwait(false);
     }
 
+    private async Task ProbeAsync(IDatabase db)
+    {
+        var now = _time.GetTimestamp();
+        if (now < _nextProbe)
+        {
+            return;
+        }
+
+        _nextProbe = now + (long)(0.5 * _time.TimestampFrequency);
+        Count("ping");
+        await db.PingAsync().ConfigureAwait(false);
+        Succeeded();
+    }
+
     /// <summary>Pause policy: requests that waited for a share longer than the timeout while Redis was away fail.</summary>
     private void FailLongWaits()
     {
@@ -729,6 +794,14 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Marks an operation of the loop as running, so that it never runs twice at once.</summary>
+    private sealed class OperationGate
+    {
+#pragma warning disable SA1401, CA1051 // A field, for Interlocked.
+        public int Running;
+#pragma warning restore SA1401, CA1051
+    }
 
     /// <summary>What this worker holds and wants of one host. Guarded by <see cref="_gate"/>.</summary>
     private sealed class HostLeases

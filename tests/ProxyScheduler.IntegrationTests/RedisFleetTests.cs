@@ -1,0 +1,270 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using ProxyScheduler.Proxies;
+using ProxyScheduler.Redis;
+using ProxyScheduler.Redis.Internal;
+using ProxyScheduler.Testing;
+using Xunit.Abstractions;
+
+namespace ProxyScheduler.IntegrationTests;
+
+/// <summary>
+/// Distributed mode against a real redis-server on a free loopback port (persistence off, stopped by pid): worker
+/// processes (tests/ProxyScheduler.FleetWorker) and in-process schedulers sharing one key prefix, against the
+/// Kestrel target that counts requests in flight per host.
+/// </summary>
+public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelper output) : IClassFixture<TargetServerFixture>
+{
+    private static readonly string BinDirectory = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.FullName;
+    private static readonly string WorkerDll = Path.GetFullPath(Path.Combine(BinDirectory, "..", "..", "..", "ProxyScheduler.FleetWorker", "bin",
+        new DirectoryInfo(BinDirectory).Name, "net10.0", "ProxyScheduler.FleetWorker.dll"));
+
+    private TargetServer Server => fixture.Server;
+
+    [SkippableFact]
+    public async Task ThreeWorkerProcesses_TogetherNeverExceedAHostsLimit()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        var hosts = Server.Hosts.Skip(20).Take(3).ToList();
+        foreach (var host in hosts)
+        {
+            Server.SetLatency(host, 5, 25);
+            Server.Counter(host).Reset();
+        }
+
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var workers = Enumerable.Range(1, 3).Select(i => FleetWorker.Start(WorkerDll, redis.Port, prefix, $"w{i}", string.Join(',', hosts), requests: 1_000, perHost: 4)).ToList();
+        try
+        {
+            var summaries = await Task.WhenAll(workers.Select(w => w.WaitForSummaryAsync(TimeSpan.FromMinutes(3))));
+
+            summaries.Should().OnlyContain(s => s.GetProperty("ok").GetInt32() == 1_000, "every request of every worker completed");
+            foreach (var host in hosts)
+            {
+                var counter = Server.Counter(host);
+                output.WriteLine($"{host}: received {counter.Received}, max in flight {counter.MaxInFlight}");
+                counter.MaxInFlight.Should().BeLessThanOrEqualTo(4, "the three workers together stay within the host's limit").And.BeGreaterThanOrEqualTo(2);
+            }
+
+            hosts.Sum(h => Server.Counter(h).Received).Should().BeGreaterThanOrEqualTo(3_000, "the target served every request");
+            var roundTrips = summaries.Sum(s => s.GetProperty("roundTrips").GetInt64());
+            output.WriteLine($"Redis round trips: {roundTrips} for 3,000 requests ({roundTrips / 3000.0:0.00} per request)");
+            (roundTrips / 3000.0).Should().BeLessThanOrEqualTo(1.0, "on average no more than one Redis round trip per request");
+        }
+        finally
+        {
+            workers.ForEach(w => w.Dispose());
+            foreach (var host in hosts)
+            {
+                Server.SetLatency(host, 0, 0);
+            }
+        }
+    }
+
+    [SkippableFact]
+    public async Task KilledWorker_ItsSharesComeBackWithinTheTtl()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        var host = Server.Hosts[23];
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var ttl = TimeSpan.FromSeconds(2);
+        using var holder = FleetWorker.Start(WorkerDll, redis.Port, prefix, "doomed", new Uri(host, "delay/60000").ToString(), requests: 4, perHost: 4, ttl: ttl);
+        await Eventually.TrueAsync(() => Server.Counter(host).InFlight == 4, "the worker holds all 4 shares, its requests in flight", 30_000);
+
+        holder.Kill();
+        var killedAt = Stopwatch.GetTimestamp();
+        await using var survivor = Scheduler(redis.Port, prefix, ttl, perHost: 4);
+        Server.Counter(host).Reset();
+        var requests = Enumerable.Range(0, 4).Select(i => survivor.Scheduler.SendAsync(new ScheduledRequest(new Uri(host, $"delay/300?s={i}")))).ToList();
+        var responses = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(30));
+        var regained = Stopwatch.GetElapsedTime(killedAt);
+
+        responses.Should().OnlyContain(r => r.IsSuccessStatusCode);
+        output.WriteLine($"all 4 shares back after {regained.TotalSeconds:0.00} s (TTL {ttl.TotalSeconds} s)");
+        regained.Should().BeLessThan(ttl + TimeSpan.FromSeconds(2), "the dead worker's leases expire after the TTL");
+        Server.Counter(host).MaxInFlight.Should().Be(4, "the survivor regained the host's full capacity");
+    }
+
+    [SkippableFact]
+    public async Task RetryAfterAndProxyHealth_SeenByOneWorker_AreHonouredByTheOther()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        await using var good = new ForwardProxyServer(new ForwardProxyBehavior());
+        var dead = $"http://127.0.0.1:{ExternalServer.FreePort()}";
+        var proxies = new[] { $"http://127.0.0.1:{good.Port}", dead };
+        var prefix = $"t{Guid.NewGuid():N}:";
+        await using var first = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 4, proxies);
+        await using var second = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 4, proxies);
+        var deadId = ProxyEndpoint.Parse(dead).Id;
+
+        // The first worker finds the dead proxy (quarantined at its first failure); the second must learn it.
+        for (var i = 0; i < 10 && first.Scheduler.GetSnapshot().Proxies.Single(p => p.Id == deadId).State == ProxyHealthState.Healthy; i++)
+        {
+            await first.Scheduler.SendAsync(new ScheduledRequest(new Uri(Server.Hosts[24], $"?f={i}")));
+        }
+
+        first.Scheduler.GetSnapshot().Proxies.Single(p => p.Id == deadId).State.Should().Be(ProxyHealthState.Quarantined);
+        await Eventually.TrueAsync(() => second.Scheduler.GetSnapshot().Proxies.Single(p => p.Id == deadId).State == ProxyHealthState.Quarantined,
+            "the second worker honours the quarantine within about a second", 2_000);
+        var viaSecond = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => second.Scheduler.SendAsync(new ScheduledRequest(new Uri(Server.Hosts[24], $"?s={i}")))));
+        viaSecond.Should().OnlyContain(r => r.Proxy!.Id != deadId && r.ProxiesTried.Count == 1, "the second worker never tried the dead proxy");
+
+        // A Retry-After seen by the first pauses the host for the second too.
+        var host = Server.Hosts[25];
+        var paused = await first.Scheduler.SendAsync(new ScheduledRequest(new Uri(host, "status/429?retryAfter=5")));
+        paused.StatusCode.Should().Be(System.Net.HttpStatusCode.TooManyRequests);
+        await Eventually.TrueAsync(() => second.Scheduler.GetSnapshot().Hosts.Any(h => h.Host == $"127.0.0.1:{host.Port}" && h.PausedUntil > DateTimeOffset.UtcNow.AddSeconds(3)),
+            "the second worker pauses the host too", 2_000);
+    }
+
+    [SkippableTheory]
+    [InlineData(RedisUnavailablePolicy.Pause)]
+    [InlineData(RedisUnavailablePolicy.FallbackToLocal)]
+    public async Task RedisKilledMidRun_ThePolicyIsFollowed_AndTheRunCompletes(RedisUnavailablePolicy policy)
+    {
+        RealServer.Require("redis-server");
+        var redis = await ExternalServer.StartRedisAsync();
+        var port = redis.Port;
+        var hosts = Server.Hosts.Skip(26).Take(2).ToList();
+        foreach (var host in hosts)
+        {
+            Server.SetLatency(host, 20, 40);
+            Server.Counter(host).Reset();
+        }
+
+        try
+        {
+            await using var worker = Scheduler(port, $"t{Guid.NewGuid():N}:", TimeSpan.FromSeconds(2), perHost: 4, policy: policy);
+            var run = worker.Scheduler.SendAllAsync(Enumerable.Range(0, 1_500).Select(i => new ScheduledRequest(new Uri(hosts[i % 2], $"?i={i}")))).ToListAsync().AsTask();
+            await Eventually.TrueAsync(() => hosts.Sum(h => Server.Counter(h).Received) >= 100, "the run is under way");
+
+            await redis.DisposeAsync();
+            await Eventually.TrueAsync(() => !worker.Coordinator.IsAvailable, "the worker notices Redis is gone", 10_000);
+            HostSnapshot[] Mine() => [.. worker.Scheduler.GetSnapshot().Hosts.Where(h => hosts.Any(x => h.Host == $"127.0.0.1:{x.Port}"))];
+            if (policy == RedisUnavailablePolicy.Pause)
+            {
+                // Fail closed: once the leases could not be renewed for a TTL, nothing more starts to the hosts.
+                await Eventually.TrueAsync(() => Mine().All(h => h.FleetShares == 0 && h.InFlight == 0) && hosts.All(h => Server.Counter(h).InFlight == 0),
+                    "the worker gave up its shares and paused", 10_000);
+                Mine().Sum(h => h.Queued).Should().BeGreaterThan(0, $"the rest of the run waits for Redis ({hosts.Sum(h => Server.Counter(h).Received)} received; run completed: {run.IsCompleted})");
+            }
+            else
+            {
+                await Eventually.TrueAsync(() => Mine().All(h => h.FleetShares <= 1), "once the fleet's leases lapse, a host keeps 25 % of its limit of 4: one share", 10_000);
+                var atFallback = hosts.Sum(h => Server.Counter(h).Received);
+                await Eventually.TrueAsync(() => hosts.Sum(h => Server.Counter(h).Received) >= atFallback + 30, "the worker goes on alone at its fallback share", 10_000);
+            }
+
+            redis = await ExternalServer.StartRedisAsync(port);
+            await Eventually.TrueAsync(() => worker.Coordinator.IsAvailable, "the worker finds Redis back", 10_000);
+            if (policy == RedisUnavailablePolicy.FallbackToLocal)
+            {
+                await Eventually.TrueAsync(() => run.IsCompleted || Mine().Any(h => h.FleetShares > 1), "the fleet's shares replace the local one", 10_000);
+            }
+
+            var outcomes = await run.WaitAsync(TimeSpan.FromMinutes(2));
+
+            outcomes.Should().HaveCount(1_500).And.OnlyContain(o => o.Response != null && o.Response.IsSuccessStatusCode, "no request was lost or failed");
+            hosts.Should().OnlyContain(h => Server.Counter(h).MaxInFlight <= 4);
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+            foreach (var host in hosts)
+            {
+                Server.SetLatency(host, 0, 0);
+            }
+        }
+    }
+
+    private static Worker Scheduler(int redisPort, string prefix, TimeSpan ttl, int perHost, string[]? proxies = null, RedisUnavailablePolicy policy = RedisUnavailablePolicy.Pause)
+    {
+        var services = new ServiceCollection();
+        var builder = services.AddProxyScheduler(o =>
+            {
+                o.DefaultHost.MaxConcurrency = perHost;
+                o.Retry.MaxRetries = 0;
+                o.ProxyPool.QuarantineAfter = 1;
+                o.ProxyPool.QuarantineBaseDelay = TimeSpan.FromMinutes(5);
+            })
+            .UseRedis($"127.0.0.1:{redisPort}", o =>
+            {
+                o.KeyPrefix = prefix;
+                o.LeaseTtl = ttl;
+                o.WhenUnavailable = policy;
+                o.UnavailableTimeout = TimeSpan.FromMinutes(1);
+            });
+        if (proxies is not null)
+        {
+            builder.AddProxies(proxies);
+        }
+
+        var provider = services.BuildServiceProvider();
+        return new Worker(provider);
+    }
+
+    private sealed class Worker(ServiceProvider provider) : IAsyncDisposable
+    {
+        public IRequestScheduler Scheduler { get; } = provider.GetRequiredService<IRequestScheduler>();
+
+        public RedisFleetCoordinator Coordinator => provider.GetRequiredService<RedisFleetCoordinator>();
+
+        public ValueTask DisposeAsync() => provider.DisposeAsync();
+    }
+
+    /// <summary>A FleetWorker process: started, read line by line, killed by pid.</summary>
+    private sealed class FleetWorker : IDisposable
+    {
+        private readonly Process _process;
+        private readonly ConcurrentQueue<string> _lines = new();
+
+        private FleetWorker(Process process)
+        {
+            _process = process;
+            process.OutputDataReceived += (_, e) => _lines.Enqueue(e.Data ?? string.Empty);
+            process.ErrorDataReceived += (_, e) => _lines.Enqueue(e.Data ?? string.Empty);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+        }
+
+        public static FleetWorker Start(string dll, int redisPort, string prefix, string name, string urls, int requests, int perHost, TimeSpan? ttl = null)
+        {
+            File.Exists(dll).Should().BeTrue($"the fleet worker is built with the solution ({dll})");
+            var info = new ProcessStartInfo("dotnet", [dll, "--redis", $"127.0.0.1:{redisPort}", "--prefix", prefix, "--name", name, "--urls", urls,
+                "--requests", requests.ToString(System.Globalization.CultureInfo.InvariantCulture), "--per-host", perHost.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--ttl-ms", ((int)(ttl ?? TimeSpan.FromSeconds(10)).TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            return new FleetWorker(Process.Start(info)!);
+        }
+
+        public async Task<JsonElement> WaitForSummaryAsync(TimeSpan timeout)
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+            var summary = _lines.LastOrDefault(l => l.StartsWith('{'));
+            summary.Should().NotBeNull($"the worker printed its summary (exit {_process.ExitCode}): {string.Join('\n', _lines)}");
+            return JsonDocument.Parse(summary!).RootElement;
+        }
+
+        /// <summary>SIGKILL: the process dies holding its leases.</summary>
+        public void Kill() => _process.Kill(entireProcessTree: true);
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            _process.Dispose();
+        }
+    }
+}
