@@ -88,6 +88,11 @@ public static class ProxySchedulerRedisBuilderExtensions
             sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
             sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<IFleetCoordinator>(static sp => sp.GetRequiredService<RedisFleetCoordinator>());
+        services.Replace(ServiceDescriptor.Singleton<ProxyScheduler.Proxies.Sessions.ISessionStore>(static sp => new RedisSessionStore(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<RedisFleetCoordinator>(),
+            sp.GetRequiredService<IOptions<RedisOptions>>().Value.KeyPrefix,
+            sp.GetRequiredService<IOptions<ProxyScheduler.ProxySchedulerOptions>>().Value.Sessions)));
         if (connection is null)
         {
             services.AddSingleton<IValidateOptions<RedisOptions>>(new ConnectionRequired());

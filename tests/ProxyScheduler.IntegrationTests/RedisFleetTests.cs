@@ -122,6 +122,47 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
             "the second worker pauses the host too", 2_000);
     }
 
+    [SkippableFact]
+    public async Task Session_SentAlternatelyThroughTwoWorkers_KeepsOneProxyIdentity()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        var servers = Enumerable.Range(0, 4).Select(i => new ForwardProxyServer(new ForwardProxyBehavior { OutgoingAddress = System.Net.IPAddress.Parse($"127.0.0.{40 + i}") })).ToList();
+        try
+        {
+            var proxies = servers.Select(p => $"http://127.0.0.1:{p.Port}").ToArray();
+            var prefix = $"t{Guid.NewGuid():N}:";
+            await using var a = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 4, proxies);
+            await using var b = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 4, proxies);
+            var target = new Uri(Server.Hosts[28], "whoami");
+
+            foreach (var session in new[] { "alice-secret-session", "bob-secret-session", "carol-secret-session" })
+            {
+                var exits = new List<string>();
+                for (var i = 0; i < 8; i++)
+                {
+                    var worker = i % 2 == 0 ? a : b;
+                    var response = await worker.Scheduler.SendAsync(new ScheduledRequest(target) { SessionKey = session });
+                    exits.Add(response.ReadBodyAsString());
+                }
+
+                exits.Distinct().Should().ContainSingle($"session {session[..5]} kept one exit address through both workers ({string.Join(", ", exits)})");
+            }
+
+            // The Redis keys name sessions by a hash: the keys themselves are not in Redis.
+            await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redis.Port}");
+            var keys = admin.GetServer($"127.0.0.1:{redis.Port}").Keys(pattern: prefix + "session:*").Select(k => (string)k!).ToList();
+            keys.Should().HaveCount(3).And.NotContain(k => k.Contains("secret", StringComparison.Ordinal));
+        }
+        finally
+        {
+            foreach (var server in servers)
+            {
+                await server.DisposeAsync();
+            }
+        }
+    }
+
     [SkippableTheory]
     [InlineData(RedisUnavailablePolicy.Pause)]
     [InlineData(RedisUnavailablePolicy.FallbackToLocal)]

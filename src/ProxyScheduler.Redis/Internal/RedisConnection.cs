@@ -33,6 +33,19 @@ internal sealed class RedisConnection : IAsyncDisposable
 
     public Task<IConnectionMultiplexer> GetAsync() => _connection.Value;
 
+    /// <summary>Gets the database when the connection is made (it may be disconnected for now); <see langword="false"/> before.</summary>
+    public bool TryGetDatabase(out IDatabase database)
+    {
+        if (_connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully)
+        {
+            database = _connection.Value.Result.GetDatabase();
+            return true;
+        }
+
+        database = null!;
+        return false;
+    }
+
     /// <summary>Forgets a connection attempt that failed, so that the next <see cref="GetAsync"/> tries again.</summary>
     public void Reset()
     {

@@ -787,6 +787,9 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         Log.Unavailable(_logger, _options.WhenUnavailable, ex.GetType().Name, ex.Message);
     }
 
+    /// <summary>Counts a round trip made for the fleet elsewhere (the session store).</summary>
+    public void CountCall(string operation) => Count(operation);
+
     private void Count(string operation, int n = 1)
     {
         Interlocked.Add(ref _roundTrips, n);

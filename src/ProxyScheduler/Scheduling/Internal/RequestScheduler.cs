@@ -93,7 +93,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _sessionOptions = options.Sessions;
         _sessionStore = components.SessionStore ?? new InMemorySessionStore(options.Sessions.MaxSessions);
         _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options, classifiers), time, pool,
-            pool is null ? null : new SessionBinder(options.Sessions, time, _metrics, loggerFactory.CreateLogger("ProxyScheduler.Sessions")),
+            pool is null ? null : new SessionBinder(options.Sessions, time, _metrics, loggerFactory.CreateLogger("ProxyScheduler.Sessions"), _sessionStore as ISessionBindingObserver),
             _logger);
         components.Fleet?.Attach(_dispatcher, pool);
         _transport = new HttpTransport(handlerFactory);

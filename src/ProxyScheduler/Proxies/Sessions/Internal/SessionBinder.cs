@@ -21,8 +21,11 @@ internal sealed class SessionBinder
     private readonly Diagnostics.Internal.SchedulerMetrics? _metrics;
     private readonly ILogger _logger;
 
-    public SessionBinder(SessionOptions options, TimeProvider time, Diagnostics.Internal.SchedulerMetrics? metrics = null, ILogger? logger = null)
+    private readonly ISessionBindingObserver? _observer;
+
+    public SessionBinder(SessionOptions options, TimeProvider time, Diagnostics.Internal.SchedulerMetrics? metrics = null, ILogger? logger = null, ISessionBindingObserver? observer = null)
     {
+        _observer = observer;
         _options = options;
         _time = time;
         _metrics = metrics;
@@ -83,11 +86,13 @@ internal sealed class SessionBinder
         var utcNow = _time.GetUtcNow();
         if (!string.Equals(session.ProxyId, node.Endpoint.Id, StringComparison.Ordinal))
         {
+            var previous = session.ProxyId;
             session.ProxyId = node.Endpoint.Id;
             session.BoundAt = utcNow;
             session.Uses = 0;
             session.BindingLost = false;
             session.ExitLabel = null;
+            _observer?.Bound(session, previous);
         }
 
         session.Uses++;
@@ -132,6 +137,7 @@ internal sealed class SessionBinder
         {
             pool.ReleaseIdentity(old);
             _metrics?.SessionRebinds.Add(1);
+            _observer?.Unbound(session, old);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
                 // The session key is never logged; the proxy only by its opaque id.
