@@ -123,6 +123,52 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     [SkippableFact]
+    public async Task PausePolicy_RequestsWaitAtMostTheUnavailableTimeout_ThenFailWithTheirReason()
+    {
+        RealServer.Require("redis-server");
+        var redis = await ExternalServer.StartRedisAsync();
+        var services = new ServiceCollection();
+        services.AddProxyScheduler(o => o.Retry.MaxRetries = 0)
+            .UseRedis($"127.0.0.1:{redis.Port}", o =>
+            {
+                o.KeyPrefix = $"t{Guid.NewGuid():N}:";
+                o.UnavailableTimeout = TimeSpan.FromSeconds(2);
+            });
+        await using var provider = services.BuildServiceProvider();
+        var scheduler = provider.GetRequiredService<IRequestScheduler>();
+        (await scheduler.SendAsync(new ScheduledRequest(Server.Hosts[29]))).IsSuccessStatusCode.Should().BeTrue("with Redis up, requests go");
+
+        await Eventually.TrueAsync(() => scheduler.GetSnapshot().Hosts.All(h => h.FleetShares is null or 0), "the idle share went back after its linger");
+        await redis.DisposeAsync();
+        var started = Stopwatch.GetTimestamp();
+        var act = () => scheduler.SendAsync(new ScheduledRequest(new Uri(Server.Hosts[29], "?after=kill"))).WaitAsync(TimeSpan.FromSeconds(30));
+
+        var failure = (await act.Should().ThrowAsync<RequestFailedException>()).Which;
+        failure.Reason.Should().Be(RequestFailureReason.CoordinationUnavailable);
+        failure.Message.Should().Contain("UnavailableTimeout");
+        Stopwatch.GetElapsedTime(started).Should().BeLessThan(TimeSpan.FromSeconds(10), "the wait is bounded by the timeout, not by Redis");
+    }
+
+    [Fact]
+    public void BadRedisOptions_FailAtStartUp_NamingTheKeys_WithoutThePassword()
+    {
+        var services = new ServiceCollection();
+        services.AddProxyScheduler().UseRedis("127.0.0.1:1,password=hunter2-secret,nosuchoption=1", o =>
+        {
+            o.KeyPrefix = "bad prefix";
+            o.LeaseTtl = TimeSpan.Zero;
+            o.FallbackShare = 2;
+        });
+        using var provider = services.BuildServiceProvider();
+
+        var act = () => provider.GetRequiredService<IRequestScheduler>();
+
+        var message = act.Should().Throw<Microsoft.Extensions.Options.OptionsValidationException>().Which.Message;
+        message.Should().Contain("ProxyScheduler:Redis:KeyPrefix").And.Contain("ProxyScheduler:Redis:LeaseTtl").And.Contain("ProxyScheduler:Redis:FallbackShare")
+            .And.Contain("ProxyScheduler:Redis:Configuration").And.NotContain("hunter2");
+    }
+
+    [SkippableFact]
     public async Task Session_SentAlternatelyThroughTwoWorkers_KeepsOneProxyIdentity()
     {
         RealServer.Require("redis-server");
