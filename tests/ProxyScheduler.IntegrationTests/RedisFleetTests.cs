@@ -123,6 +123,32 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     [SkippableFact]
+    public async Task RateLimit_HoldsForTheFleet_NotPerWorker()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        var host = Server.Hosts[19];
+        var prefix = $"t{Guid.NewGuid():N}:";
+        await using var a = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 8, rateLimit: 40);
+        await using var b = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 8, rateLimit: 40);
+        var marker = Guid.NewGuid().ToString("N");
+
+        var runs = new[] { a, b }.Select((w, n) => w.Scheduler.SendAllAsync(Enumerable.Range(0, 80).Select(i => new ScheduledRequest(new Uri(host, $"?m={marker}&w={n}&i={i}")))).ToListAsync().AsTask());
+        var outcomes = (await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(1))).SelectMany(o => o).ToList();
+
+        outcomes.Should().HaveCount(160).And.OnlyContain(o => o.Response != null && o.Response.IsSuccessStatusCode);
+        var arrivals = Server.Log.Where(l => l.Port == host.Port && l.PathAndQuery.Contains(marker, StringComparison.Ordinal)).Select(l => l.At).Order().ToArray();
+        arrivals.Should().HaveCount(160);
+        var span = arrivals[^1] - arrivals[0];
+        output.WriteLine($"160 requests from two workers at a fleet rate of 40/s (burst 2) took {span.TotalSeconds:0.00} s");
+        span.Should().BeGreaterThan(TimeSpan.FromSeconds(3.5), "together the workers start at most 40 a second: (160 - 2) / 40 = 3.95 s, not half of it");
+        for (var i = 0; i < arrivals.Length; i++)
+        {
+            arrivals.Count(t => t >= arrivals[i] && t < arrivals[i] + TimeSpan.FromSeconds(1)).Should().BeLessThanOrEqualTo(44, "no second holds more than the rate plus the burst (and a little arrival jitter)");
+        }
+    }
+
+    [SkippableFact]
     public async Task PausePolicy_RequestsWaitAtMostTheUnavailableTimeout_ThenFailWithTheirReason()
     {
         RealServer.Require("redis-server");
@@ -269,12 +295,14 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
         }
     }
 
-    private static Worker Scheduler(int redisPort, string prefix, TimeSpan ttl, int perHost, string[]? proxies = null, RedisUnavailablePolicy policy = RedisUnavailablePolicy.Pause)
+    private static Worker Scheduler(int redisPort, string prefix, TimeSpan ttl, int perHost, string[]? proxies = null, RedisUnavailablePolicy policy = RedisUnavailablePolicy.Pause, double? rateLimit = null)
     {
         var services = new ServiceCollection();
         var builder = services.AddProxyScheduler(o =>
             {
                 o.DefaultHost.MaxConcurrency = perHost;
+                o.DefaultHost.RateLimit = rateLimit;
+                o.DefaultHost.RateLimitBurst = rateLimit is null ? null : 2;
                 o.Retry.MaxRetries = 0;
                 o.ProxyPool.QuarantineAfter = 1;
                 o.ProxyPool.QuarantineBaseDelay = TimeSpan.FromMinutes(5);

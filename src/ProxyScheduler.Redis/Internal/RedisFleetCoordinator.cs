@@ -48,6 +48,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private readonly OperationGate _renewing = new();
     private readonly OperationGate _publishing = new();
     private readonly OperationGate _probing = new();
+    private readonly OperationGate _tokening = new();
     private long _nextProbe;
 
     public RedisFleetCoordinator(IOptions<RedisOptions> options, RedisConnection connection, TimeProvider time, ILoggerFactory loggerFactory, IMeterFactory? meters = null)
@@ -102,6 +103,23 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
             leases.Wanted += count;
             leases.Limit = limit;
             leases.NextTry = 0;
+            if (leases.WantSince == 0)
+            {
+                leases.WantSince = _time.GetTimestamp();
+            }
+        }
+
+        Signal();
+    }
+
+    public void WantTokens(HostKey host, int count, double rate, int burst)
+    {
+        lock (_gate)
+        {
+            var leases = Get(host);
+            leases.TokensWanted = Math.Max(leases.TokensWanted, count);
+            leases.Rate = rate;
+            leases.Burst = burst;
             if (leases.WantSince == 0)
             {
                 leases.WantSince = _time.GetTimestamp();
@@ -258,6 +276,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
                 Start(_subscribing, () => SubscribeAsync(db));
                 Start(_returning, () => ReturnAsync(db));
                 Start(_acquiring, () => AcquireAsync(db));
+                Start(_tokening, () => TokensAsync(db));
                 Start(_renewing, () => RenewAsync(db));
                 Start(_publishing, () => PublishAsync(db));
                 if (!Volatile.Read(ref _available))
@@ -518,7 +537,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
             leases.Contended = contended;
             if (leases.Wanted == 0)
             {
-                leases.WantSince = 0;
+                leases.WantSince = leases.TokensWanted > 0 ? leases.WantSince : 0;
                 leases.NextTry = 0;
                 leases.Backoff = TimeSpan.Zero;
             }
@@ -541,6 +560,81 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         {
             _dispatcher!.SetContention(host, contended, fair);
         }
+    }
+
+    /// <summary>Takes start tokens from the fleet's buckets for the rate-limited hosts that wait for them.</summary>
+    private async Task TokensAsync(IDatabase db)
+    {
+        var now = _time.GetTimestamp();
+        List<(HostKey Host, int Count, double Rate, int Burst)> asks = [];
+        List<(HostKey Host, int Count)> local = [];
+        lock (_gate)
+        {
+            foreach (var (host, leases) in _hosts)
+            {
+                if (leases.TokensWanted <= 0 || leases.NextToken > now)
+                {
+                    continue;
+                }
+
+                if (!_available && _options.WhenUnavailable == RedisUnavailablePolicy.FallbackToLocal)
+                {
+                    // Alone: this worker's share of the rate, one token at a time.
+                    local.Add((host, 1));
+                    leases.TokensWanted = 0;
+                    leases.NextToken = now + (long)(_time.TimestampFrequency / Math.Max(leases.Rate * _options.FallbackShare, 0.001));
+                    continue;
+                }
+
+                asks.Add((host, leases.TokensWanted, leases.Rate, leases.Burst));
+                leases.NextToken = long.MaxValue; // until the answer
+            }
+        }
+
+        foreach (var (host, count) in local)
+        {
+            _dispatcher!.GrantTokens(host, count);
+        }
+
+        await Task.WhenAll(asks.Select(async a =>
+        {
+            RedisResult[] result;
+            try
+            {
+                Count("tokens");
+                var ttl = (long)Math.Max(60_000, a.Burst / a.Rate * 2_000);
+                result = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Tokens, [_keys.Bucket(a.Host)], [a.Rate, a.Burst, a.Count, ttl]).ConfigureAwait(false))!;
+                Succeeded();
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                Failed(ex);
+                lock (_gate)
+                {
+                    Get(a.Host).NextToken = _time.GetTimestamp() + (long)(0.1 * _time.TimestampFrequency);
+                }
+
+                return;
+            }
+
+            var granted = (int)result[0];
+            var waitMs = (long)result[1];
+            lock (_gate)
+            {
+                var leases = Get(a.Host);
+                leases.TokensWanted = granted > 0 ? 0 : a.Count;
+                leases.NextToken = granted > 0 ? 0 : _time.GetTimestamp() + (long)(Math.Max(1, waitMs) / 1000.0 * _time.TimestampFrequency);
+                if (granted > 0 && leases.Wanted == 0)
+                {
+                    leases.WantSince = 0;
+                }
+            }
+
+            if (granted > 0)
+            {
+                _dispatcher!.GrantTokens(a.Host, granted);
+            }
+        })).ConfigureAwait(false);
     }
 
     private async Task RenewAsync(IDatabase db)
@@ -679,9 +773,10 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         {
             foreach (var (host, leases) in _hosts)
             {
-                if (leases.Wanted > 0 && leases.WantSince != 0 && _time.GetElapsedTime(Math.Max(leases.WantSince, _unavailableSince), now) >= _options.UnavailableTimeout)
+                if ((leases.Wanted > 0 || leases.TokensWanted > 0) && leases.WantSince != 0 && _time.GetElapsedTime(Math.Max(leases.WantSince, _unavailableSince), now) >= _options.UnavailableTimeout)
                 {
                     leases.Wanted = 0;
+                    leases.TokensWanted = 0;
                     leases.WantSince = 0;
                     expired.Add(host);
                 }
@@ -826,6 +921,14 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         public TimeSpan Backoff { get; set; }
 
         public bool Contended { get; set; }
+
+        public int TokensWanted { get; set; }
+
+        public double Rate { get; set; } = 1;
+
+        public int Burst { get; set; } = 1;
+
+        public long NextToken { get; set; }
     }
 
     private static partial class Log

@@ -18,4 +18,6 @@ internal sealed class RedisKeys(string prefix)
     public RedisKey Wants(HostKey host) => $"{prefix}host:{host}:wants";
 
     public RedisKey Pause(HostKey host) => $"{prefix}host:{host}:pause";
+
+    public RedisKey Bucket(HostKey host) => $"{prefix}host:{host}:bucket";
 }

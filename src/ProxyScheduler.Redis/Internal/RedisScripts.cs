@@ -101,4 +101,29 @@ internal static class RedisScripts
         redis.call('SET', KEYS[1], untilMs, 'PX', untilMs - now)
         return 1
         """;
+
+    /// <summary>
+    /// Takes up to n start tokens from a host's fleet-wide token bucket. KEYS: bucket. ARGV: rate per second, burst, n,
+    /// key TTL ms. Returns { granted, ms until the next token when fewer than n were granted }.
+    /// </summary>
+    public const string Tokens = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local rate = tonumber(ARGV[1]) / 1000
+        local burst = tonumber(ARGV[2])
+        local n = tonumber(ARGV[3])
+        local v = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+        local tokens = tonumber(v[1]) or burst
+        local at = tonumber(v[2]) or now
+        tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+        local granted = math.max(0, math.min(n, math.floor(tokens)))
+        tokens = tokens - granted
+        redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+        redis.call('PEXPIRE', KEYS[1], ARGV[4])
+        local wait = 0
+        if granted < n then
+          wait = math.ceil((1 - tokens) / rate)
+        end
+        return { granted, wait }
+        """;
 }

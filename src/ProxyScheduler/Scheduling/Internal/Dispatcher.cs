@@ -445,7 +445,7 @@ internal sealed class Dispatcher : IDisposable
                     GiveBack(host, SpareShares(host));
                 }
 
-                if (host.Shares == 0 && host.SharesWanted == 0)
+                if (host.Shares == 0 && host.SharesWanted == 0 && !host.TokensWanted)
                 {
                     (done ??= []).Add(host);
                 }
@@ -512,6 +512,7 @@ internal sealed class Dispatcher : IDisposable
             if (host.Fleet)
             {
                 host.SharesWanted = 0;
+                host.TokensWanted = false;
                 ReturnSpareShares(host, now);
             }
 
@@ -535,6 +536,38 @@ internal sealed class Dispatcher : IDisposable
             WakeParked(now);
             DispatchLocked(now);
         }
+    }
+
+    /// <summary>The fleet granted <paramref name="granted"/> start tokens of the host's rate limit.</summary>
+    public void GrantTokens(HostKey key, int granted)
+    {
+        lock (_lock)
+        {
+            if (_disposed || !_hosts.TryGetValue(key, out var host) || !host.Fleet)
+            {
+                return;
+            }
+
+            host.TokensWanted = false;
+            host.FleetTokens += granted;
+            var now = _time.GetTimestamp();
+            Schedule(host, now);
+            DispatchLocked(now);
+            TrackIdle(host, now);
+        }
+    }
+
+    /// <summary>Asks the fleet for start tokens: as many as the host's queued work, at most its burst.</summary>
+    private void AskTokens(HostState host)
+    {
+        if (host.TokensWanted || host.Count == 0 || host.Settings.StartsPerSecond is not { } rate)
+        {
+            return;
+        }
+
+        host.TokensWanted = true;
+        _fleetHosts.Add(host);
+        _fleet!.WantTokens(host.Key, Math.Min(host.Count, host.Settings.Burst), rate, host.Settings.Burst);
     }
 
     /// <summary>Asks the fleet for the shares the host's work needs beyond those it holds or asked for.</summary>
@@ -731,7 +764,7 @@ internal sealed class Dispatcher : IDisposable
     }
 
     private bool CanStartNow(HostState host, long now) =>
-        host.Count == 0 && host.InFlight < host.Limit && _inFlight < _globalLimit && now >= host.NextStart;
+        host.Count == 0 && host.InFlight < host.Limit && _inFlight < _globalLimit && now >= host.NextStart && !host.WaitsForTokens;
 
     private void EnqueueLocked(Waiter waiter, HostState host, int priority, long now)
     {
@@ -749,8 +782,13 @@ internal sealed class Dispatcher : IDisposable
         while (_inFlight < _globalLimit && _ready.TryDequeue(out var host))
         {
             host.InReady = false;
-            if (host.Count == 0 || host.InFlight >= host.Limit)
+            if (host.Count == 0 || host.InFlight >= host.Limit || host.WaitsForTokens)
             {
+                if (host.Fleet)
+                {
+                    Schedule(host, now);
+                }
+
                 continue;
             }
 
@@ -1118,6 +1156,11 @@ internal sealed class Dispatcher : IDisposable
         if (host.Fleet && !host.Removed)
         {
             AskShares(host);
+            if (host.WaitsForTokens)
+            {
+                AskTokens(host);
+                return;
+            }
         }
 
         if (host.InReady || host.Count == 0 || host.InFlight >= host.Limit || host.Removed)
@@ -1141,7 +1184,12 @@ internal sealed class Dispatcher : IDisposable
         _inFlight++;
         host.StartSeq++;
         var settings = host.Settings;
-        if (settings.StartsPerSecond is { } rate)
+        if (host.Fleet && settings.StartsPerSecond is not null)
+        {
+            // The fleet's bucket: this process starts only with tokens it was granted.
+            host.FleetTokens--;
+        }
+        else if (settings.StartsPerSecond is { } rate)
         {
             TakeToken(host, settings, rate, now);
         }

@@ -68,6 +68,15 @@ internal sealed class HostState
     /// <summary>Gets or sets the most shares this process should keep while the host is contended.</summary>
     public int FairShare { get; set; } = int.MaxValue;
 
+    /// <summary>Gets or sets the start tokens of the fleet's rate limit this process holds for the host (a rate-limited host in a fleet).</summary>
+    public int FleetTokens { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether tokens were asked for and not granted yet.</summary>
+    public bool TokensWanted { get; set; }
+
+    /// <summary>Gets a value indicating whether the host waits for the fleet's start tokens: it has a rate limit and none left.</summary>
+    public bool WaitsForTokens => Fleet && FleetTokens <= 0 && Settings.StartsPerSecond is not null;
+
     /// <summary>Gets or sets when the host's shares first exceeded its use; 0 while they do not.</summary>
     public long SurplusSince { get; set; }
 
@@ -93,5 +102,5 @@ internal sealed class HostState
 
     public Dispatcher? Owner { get; init; }
 
-    public bool IsIdle => Count == 0 && InFlight == 0 && Held == 0 && Shares == 0 && SharesWanted == 0;
+    public bool IsIdle => Count == 0 && InFlight == 0 && Held == 0 && Shares == 0 && SharesWanted == 0 && !TokensWanted;
 }

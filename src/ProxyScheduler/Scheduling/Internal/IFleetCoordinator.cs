@@ -15,6 +15,12 @@ internal interface IFleetCoordinator
     /// <summary>The host wants <paramref name="count"/> more shares; the fleet-wide limit of the host is <paramref name="limit"/>.</summary>
     void WantShares(HostKey host, int count, int limit);
 
+    /// <summary>
+    /// The host (which has a rate limit) wants <paramref name="count"/> start tokens from the fleet's bucket of
+    /// <paramref name="rate"/> starts per second and <paramref name="burst"/> tokens; answered by <see cref="Dispatcher.GrantTokens"/>.
+    /// </summary>
+    void WantTokens(HostKey host, int count, double rate, int burst);
+
     /// <summary>The host gives back <paramref name="count"/> shares it does not use (it no longer counts them).</summary>
     void ReturnShares(HostKey host, int count);
 
