@@ -67,6 +67,37 @@ public static class ProxySchedulerRedisBuilderExtensions
         return AddCore(builder, static _ => { }, null);
     }
 
+    /// <summary>
+    /// Adds the fleet's shared work queue on Redis Streams (<see cref="RedisWorkQueue"/>, resolved from the container):
+    /// producers add requests with <see cref="RedisWorkQueue.AddAsync"/>, workers run <see cref="RedisWorkQueue.RunAsync"/>.
+    /// Call after <c>UseRedis</c>.
+    /// </summary>
+    /// <param name="builder">The scheduler's builder.</param>
+    /// <param name="configure">Sets the queue's options.</param>
+    /// <returns>The builder.</returns>
+    public static IProxySchedulerBuilder AddRedisWorkQueue(this IProxySchedulerBuilder builder, Action<RedisWorkQueueOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        if (!builder.Services.Any(static d => d.ServiceType == typeof(RedisFleetCoordinator)))
+        {
+            throw new InvalidOperationException("AddRedisWorkQueue needs UseRedis first.");
+        }
+
+        builder.Services.AddOptions<RedisWorkQueueOptions>().Configure(configure).Validate(
+            static o => !string.IsNullOrWhiteSpace(o.Name) && !string.IsNullOrWhiteSpace(o.Group) && o.MaxDeliveries >= 1 && o.MaxInFlight >= 1 && o.ClaimIdle > TimeSpan.Zero,
+            "ProxyScheduler:Redis:WorkQueue needs a Name and a Group, MaxDeliveries and MaxInFlight of at least 1, and a positive ClaimIdle.").ValidateOnStart();
+        builder.Services.TryAddSingleton(static sp => new RedisWorkQueue(
+            sp.GetRequiredService<ProxyScheduler.IRequestScheduler>(),
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<RedisFleetCoordinator>(),
+            sp.GetRequiredService<IOptions<RedisOptions>>(),
+            sp.GetRequiredService<IOptions<RedisWorkQueueOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance));
+        return builder;
+    }
+
     private static IProxySchedulerBuilder AddCore(IProxySchedulerBuilder builder, Action<RedisOptions> configure, IConnectionMultiplexer? connection)
     {
         var services = builder.Services;

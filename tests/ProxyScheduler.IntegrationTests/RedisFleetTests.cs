@@ -123,6 +123,90 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     [SkippableFact]
+    public async Task WorkQueue_TenThousandRequests_ThreeWorkerProcesses_OneKilled_EveryRequestHasExactlyOneOutcome()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        var hosts = Server.Hosts.Skip(17).Take(3).ToList();
+        foreach (var host in hosts)
+        {
+            Server.SetLatency(host, 5, 15);
+        }
+
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var marker = Guid.NewGuid().ToString("N");
+        await using var producer = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 8, queue: "crawl");
+        var ids = await producer.Queue.AddAsync(Enumerable.Range(0, 10_000).Select(i => new ScheduledRequest(new Uri(hosts[i % 3], $"?m={marker}&i={i}"))));
+        ids.Should().HaveCount(10_000).And.OnlyHaveUniqueItems();
+
+        var workers = Enumerable.Range(1, 3).Select(i => FleetWorker.Start(WorkerDll, redis.Port, prefix, $"q{i}", string.Empty, 0, perHost: 8, queue: "crawl")).ToList();
+        try
+        {
+            await Eventually.TrueAsync(() => producer.Queue.GetStatusAsync().GetAwaiter().GetResult().Completed >= 3_000, "the workers are a third of the way", 120_000);
+            workers[0].Kill();
+            var killedAt = producer.Queue.GetStatusAsync().GetAwaiter().GetResult();
+            output.WriteLine($"killed q1 at {killedAt}");
+
+            var summaries = await Task.WhenAll(workers.Skip(1).Select(w => w.WaitForSummaryAsync(TimeSpan.FromMinutes(3))));
+            var status = await producer.Queue.GetStatusAsync();
+            output.WriteLine($"final: {status}; survivors: {string.Join(" ", summaries.Select(s => s.ToString()))}");
+
+            status.Added.Should().Be(10_000);
+            status.Completed.Should().Be(10_000, "every request has exactly one recorded outcome");
+            status.Pending.Should().Be(0, "nothing is left unacknowledged, not even the killed worker's entries");
+            status.DeadLettered.Should().Be(0);
+            await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redis.Port}");
+            var db = admin.GetDatabase();
+            (await db.HashLengthAsync($"{prefix}queue:crawl:outcomes")).Should().Be(10_000);
+            (await db.StreamLengthAsync($"{prefix}queue:crawl:results")).Should().Be(10_000, "a duplicate is counted, never written twice");
+            Server.Log.Count(l => l.PathAndQuery.Contains(marker, StringComparison.Ordinal)).Should().BeGreaterThanOrEqualTo(10_000);
+        }
+        finally
+        {
+            workers.ForEach(w => w.Dispose());
+            foreach (var host in hosts)
+            {
+                Server.SetLatency(host, 0, 0);
+            }
+        }
+    }
+
+    [SkippableFact]
+    public async Task WorkQueue_AHungWorkersEntriesAreClaimed_AndItsLateOutcomesAreDuplicates_NotRecordedTwice()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        var prefix = $"t{Guid.NewGuid():N}:";
+        await using var producer = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 32, queue: "slow", claimIdle: TimeSpan.FromMilliseconds(500));
+        await producer.Queue.AddAsync(Enumerable.Range(0, 20).Select(i => new ScheduledRequest(new Uri(Server.Hosts[16], $"delay/1500?d={i}"))));
+
+        // The first worker takes all 20 entries, then hangs (SIGSTOP) with their requests in flight.
+        using var hung = FleetWorker.Start(WorkerDll, redis.Port, prefix, "hung", string.Empty, 0, perHost: 32, queue: "slow");
+        await Eventually.TrueAsync(() => producer.Queue.GetStatusAsync().GetAwaiter().GetResult().Pending == 20, "the first worker holds all 20 entries", 30_000);
+        hung.Signal("STOP");
+
+        // The second claims them once they were idle for 500 ms, and does them.
+        using var stop = new CancellationTokenSource();
+        var outcomes = new ConcurrentQueue<WorkQueueOutcome>();
+        var run = producer.Queue.RunAsync(o => { outcomes.Enqueue(o); return ValueTask.CompletedTask; }, stop.Token);
+        await Eventually.TrueAsync(() => producer.Queue.GetStatusAsync().GetAwaiter().GetResult().IsDrained, "the second worker did every entry", 30_000);
+        outcomes.Should().HaveCount(20).And.OnlyContain(o => o.Recorded && o.Deliveries >= 2, "claimed entries know they were delivered again");
+
+        // The first wakes up, finishes its requests, and finds every outcome recorded already.
+        hung.Signal("CONT");
+        var summary = await hung.WaitForSummaryAsync(TimeSpan.FromMinutes(1));
+        await stop.CancelAsync();
+        await run;
+
+        var status = await producer.Queue.GetStatusAsync();
+        status.Completed.Should().Be(20);
+        status.Duplicates.Should().Be(summary.GetProperty("duplicates").GetInt32()).And.BeGreaterThan(0, "the hung worker's late outcomes are reported as duplicates");
+        summary.GetProperty("recorded").GetInt32().Should().Be(0);
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redis.Port}");
+        (await admin.GetDatabase().StreamLengthAsync($"{prefix}queue:slow:results")).Should().Be(20, "never written twice");
+    }
+
+    [SkippableFact]
     public async Task RateLimit_HoldsForTheFleet_NotPerWorker()
     {
         RealServer.Require("redis-server");
@@ -295,7 +379,8 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
         }
     }
 
-    private static Worker Scheduler(int redisPort, string prefix, TimeSpan ttl, int perHost, string[]? proxies = null, RedisUnavailablePolicy policy = RedisUnavailablePolicy.Pause, double? rateLimit = null)
+    private static Worker Scheduler(int redisPort, string prefix, TimeSpan ttl, int perHost, string[]? proxies = null, RedisUnavailablePolicy policy = RedisUnavailablePolicy.Pause, double? rateLimit = null,
+        string? queue = null, TimeSpan? claimIdle = null)
     {
         var services = new ServiceCollection();
         var builder = services.AddProxyScheduler(o =>
@@ -319,6 +404,15 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
             builder.AddProxies(proxies);
         }
 
+        if (queue is not null)
+        {
+            builder.AddRedisWorkQueue(o =>
+            {
+                o.Name = queue;
+                o.ClaimIdle = claimIdle ?? TimeSpan.FromSeconds(2);
+            });
+        }
+
         var provider = services.BuildServiceProvider();
         return new Worker(provider);
     }
@@ -328,6 +422,8 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
         public IRequestScheduler Scheduler { get; } = provider.GetRequiredService<IRequestScheduler>();
 
         public RedisFleetCoordinator Coordinator => provider.GetRequiredService<RedisFleetCoordinator>();
+
+        public RedisWorkQueue Queue => provider.GetRequiredService<RedisWorkQueue>();
 
         public ValueTask DisposeAsync() => provider.DisposeAsync();
     }
@@ -347,12 +443,14 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
             process.BeginErrorReadLine();
         }
 
-        public static FleetWorker Start(string dll, int redisPort, string prefix, string name, string urls, int requests, int perHost, TimeSpan? ttl = null)
+        public static FleetWorker Start(string dll, int redisPort, string prefix, string name, string urls, int requests, int perHost, TimeSpan? ttl = null, string? queue = null)
         {
             File.Exists(dll).Should().BeTrue($"the fleet worker is built with the solution ({dll})");
-            var info = new ProcessStartInfo("dotnet", [dll, "--redis", $"127.0.0.1:{redisPort}", "--prefix", prefix, "--name", name, "--urls", urls,
+            List<string> args = [dll, "--redis", $"127.0.0.1:{redisPort}", "--prefix", prefix, "--name", name,
                 "--requests", requests.ToString(System.Globalization.CultureInfo.InvariantCulture), "--per-host", perHost.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                "--ttl-ms", ((int)(ttl ?? TimeSpan.FromSeconds(10)).TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)])
+                "--ttl-ms", ((int)(ttl ?? TimeSpan.FromSeconds(10)).TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)];
+            args.AddRange(queue is null ? ["--urls", urls] : ["--queue", queue, "--claim-ms", "2000"]);
+            var info = new ProcessStartInfo("dotnet", args)
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -367,6 +465,13 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
             var summary = _lines.LastOrDefault(l => l.StartsWith('{'));
             summary.Should().NotBeNull($"the worker printed its summary (exit {_process.ExitCode}): {string.Join('\n', _lines)}");
             return JsonDocument.Parse(summary!).RootElement;
+        }
+
+        /// <summary>Sends a signal (STOP, CONT) to the process.</summary>
+        public void Signal(string signal)
+        {
+            using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            kill.WaitForExit();
         }
 
         /// <summary>SIGKILL: the process dies holding its leases.</summary>
