@@ -207,6 +207,53 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     [SkippableFact]
+    public async Task WorkQueue_StoppedAndStartedAgain_ContinuesWhereItWas()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        var prefix = $"t{Guid.NewGuid():N}:";
+        var host = Server.Hosts[15];
+        Server.SetLatency(host, 5, 10);
+        try
+        {
+            await using (var producer = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 4, queue: "resume"))
+            {
+                await producer.Queue.AddAsync(Enumerable.Range(0, 600).Select(i => new ScheduledRequest(new Uri(host, $"?r={i}"))));
+            }
+
+            // First run: stopped part-way (every worker stops; requests in flight are abandoned unacknowledged).
+            using (var stop = new CancellationTokenSource())
+            {
+                await using var worker = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 4, queue: "resume");
+                var run = worker.Queue.RunAsync(null, stop.Token);
+                await Eventually.TrueAsync(() => worker.Queue.GetStatusAsync().GetAwaiter().GetResult().Completed >= 200, "part of the queue is done");
+                await stop.CancelAsync();
+                await run;
+                var paused = await worker.Queue.GetStatusAsync();
+                output.WriteLine($"paused at {paused}");
+                paused.IsDrained.Should().BeFalse();
+            }
+
+            // Second run, a new process's worker: it claims what the first left pending and takes the rest.
+            using (var stop = new CancellationTokenSource())
+            {
+                await using var worker = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 4, queue: "resume", claimIdle: TimeSpan.FromMilliseconds(300));
+                var run = worker.Queue.RunAsync(null, stop.Token);
+                await Eventually.TrueAsync(() => worker.Queue.GetStatusAsync().GetAwaiter().GetResult().IsDrained, "the queue is done", 60_000);
+                await stop.CancelAsync();
+                await run;
+                var done = await worker.Queue.GetStatusAsync();
+                done.Completed.Should().Be(600);
+                done.Pending.Should().Be(0);
+            }
+        }
+        finally
+        {
+            Server.SetLatency(host, 0, 0);
+        }
+    }
+
+    [SkippableFact]
     public async Task RateLimit_HoldsForTheFleet_NotPerWorker()
     {
         RealServer.Require("redis-server");
