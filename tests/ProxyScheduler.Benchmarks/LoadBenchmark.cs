@@ -140,7 +140,7 @@ public static class LoadBenchmark
         }
     }
 
-    private static async Task<RunResult> RunSchedulerAsync(IRequestScheduler scheduler, Uri[] urls)
+    internal static async Task<RunResult> RunSchedulerAsync(IRequestScheduler scheduler, Uri[] urls)
     {
         var latencies = new double[urls.Length];
         var count = 0;
@@ -280,7 +280,7 @@ public static class LoadBenchmark
         }
     }
 
-    private sealed record RunResult(double RequestsPerSecond, double P50Ms, double P99Ms, long BytesPerRequest, int Failures, double CpuMicrosPerRequest)
+    internal sealed record RunResult(double RequestsPerSecond, double P50Ms, double P99Ms, long BytesPerRequest, int Failures, double CpuMicrosPerRequest)
     {
         private static TimeSpan s_cpuBefore;
 

@@ -28,7 +28,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private readonly object _gate = new();
     private readonly Dictionary<HostKey, HostLeases> _hosts = [];
     private readonly Queue<Func<IDatabase, Task>> _publications = new();
-    private readonly SemaphoreSlim _signal = new(0);
+    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Meter? _meter;
     private readonly Counter<long>? _calls;
@@ -215,7 +215,6 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         }
 
         _meter?.Dispose();
-        _signal.Dispose();
         _stopping.Dispose();
     }
 
@@ -240,19 +239,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         Signal();
     }
 
-    private void Signal()
-    {
-        if (!_disposed && _signal.CurrentCount == 0)
-        {
-            try
-            {
-                _signal.Release();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-        }
-    }
+    private void Signal() => Volatile.Read(ref _wake).TrySetResult();
 
     private async Task RunAsync()
     {
@@ -262,10 +249,17 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         {
             try
             {
-                await Task.WhenAny(_signal.WaitAsync(token), Task.Delay(Tick, _time, token)).ConfigureAwait(false);
+                var wake = Volatile.Read(ref _wake);
+                await Task.WhenAny(wake.Task, Task.Delay(Tick, _time, token)).ConfigureAwait(false);
                 if (token.IsCancellationRequested)
                 {
                     return;
+                }
+
+                if (wake.Task.IsCompleted)
+                {
+                    // Signals from now on wake the next wait; what they asked for is done in this pass anyway.
+                    Interlocked.CompareExchange(ref _wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), wake);
                 }
 
                 _dispatcher!.SweepShares();
@@ -307,6 +301,11 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         {
             _ = RunGatedAsync(gate, operation);
         }
+        else
+        {
+            // Asked for while running: run again as soon as it ends.
+            Volatile.Write(ref gate.Again, 1);
+        }
     }
 
 #pragma warning disable CA1031 // An operation's failure is logged; the loop goes on.
@@ -327,7 +326,10 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         finally
         {
             Volatile.Write(ref gate.Running, 0);
-            Signal();
+            if (Interlocked.Exchange(ref gate.Again, 0) == 1)
+            {
+                Signal();
+            }
         }
     }
 #pragma warning restore CA1031
@@ -898,6 +900,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     {
 #pragma warning disable SA1401, CA1051 // A field, for Interlocked.
         public int Running;
+        public int Again;
 #pragma warning restore SA1401, CA1051
     }
 
