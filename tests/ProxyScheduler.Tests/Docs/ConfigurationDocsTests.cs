@@ -19,6 +19,8 @@ public sealed class ConfigurationDocsTests
         Add(data, "## `SessionOptions`", new ProxyScheduler.Proxies.Sessions.SessionOptions());
         Add(data, "## `PostProcessingOptions`", new ProxyScheduler.Processing.PostProcessingOptions());
         Add(data, "## `RobotsOptions`", new ProxyScheduler.Politeness.RobotsOptions());
+        Add(data, "## `RedisOptions`", new ProxyScheduler.Redis.RedisOptions());
+        Add(data, "## `RedisWorkQueueOptions`", new ProxyScheduler.Redis.RedisWorkQueueOptions());
 
         // HostOptions values are null (inherited); the table documents the built-in defaults applied to DefaultHost.
         data.Add("## `HostOptions`", nameof(HostOptions.MaxConcurrency), 8);
@@ -103,6 +105,8 @@ public sealed class ConfigurationDocsTests
         ("## `SessionOptions`", typeof(ProxyScheduler.Proxies.Sessions.SessionOptions)),
         ("## `PostProcessingOptions`", typeof(ProxyScheduler.Processing.PostProcessingOptions)),
         ("## `RobotsOptions`", typeof(ProxyScheduler.Politeness.RobotsOptions)),
+        ("## `RedisOptions`", typeof(ProxyScheduler.Redis.RedisOptions)),
+        ("## `RedisWorkQueueOptions`", typeof(ProxyScheduler.Redis.RedisWorkQueueOptions)),
     ];
 
     /// <summary>A bound as the reference writes it: numbers plainly, time spans in their largest whole unit (<c>1 ms</c>, <c>30 s</c>, <c>7 days</c>).</summary>
@@ -127,7 +131,7 @@ public sealed class ConfigurationDocsTests
     [Fact]
     public void ConfigurationReference_HasNoOptionThatTheCodeLacks()
     {
-        var known = new[] { typeof(ProxySchedulerOptions), typeof(HostOptions), typeof(RetryOptions), typeof(ProxyScheduler.Proxies.ProxyPoolOptions), typeof(ProxyScheduler.Classification.ClassificationOptions), typeof(ProxyScheduler.Proxies.Sessions.SessionOptions), typeof(ProxyScheduler.Processing.PostProcessingOptions), typeof(ProxyScheduler.Politeness.RobotsOptions) }
+        var known = new[] { typeof(ProxySchedulerOptions), typeof(HostOptions), typeof(RetryOptions), typeof(ProxyScheduler.Proxies.ProxyPoolOptions), typeof(ProxyScheduler.Classification.ClassificationOptions), typeof(ProxyScheduler.Proxies.Sessions.SessionOptions), typeof(ProxyScheduler.Processing.PostProcessingOptions), typeof(ProxyScheduler.Politeness.RobotsOptions), typeof(ProxyScheduler.Redis.RedisOptions), typeof(ProxyScheduler.Redis.RedisWorkQueueOptions) }
             .SelectMany(t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance)).Select(p => p.Name).ToHashSet();
         var section = string.Empty;
         foreach (var line in Doc.Split('\n'))
