@@ -1,4 +1,4 @@
-// The C# examples of docs/proxies.md, docs/post-processing.md and docs/observability.md, compiled with the solution (never run: their
+// The C# examples of docs/proxies.md, docs/post-processing.md, docs/observability.md and docs/distributed.md, compiled with the solution (never run: their
 // addresses are examples). A docs test checks that every C# block of those pages appears here, so they cannot drift
 // from the API.
 using System.Text.Json;
@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using ProxyScheduler.Processing;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Sessions;
+using ProxyScheduler.Redis;
 
 namespace ProxyScheduler.QuickStart;
 
@@ -155,6 +156,26 @@ internal static class PostProcessingSnippets
         }
 
         Console.WriteLine($"{snapshot.Sessions} sessions, {snapshot.Pending} pending");
+    }
+
+    public static void Distributed(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddProxyScheduler(configuration.GetSection("ProxyScheduler"))
+            .UseRedis("127.0.0.1:6379", o =>            // or UseRedis(existingMultiplexer, ...) or UseRedis(section)
+            {
+                o.KeyPrefix = "shop-crawl:";             // several deployments can share one Redis
+                o.WhenUnavailable = RedisUnavailablePolicy.Pause;
+            })
+            .AddRedisWorkQueue(q => q.Name = "crawl");   // optional: the shared work queue
+    }
+
+    public static async Task WorkQueueAsync(IServiceProvider provider, IEnumerable<Uri> urls, CancellationToken stopping)
+    {
+        var queue = provider.GetRequiredService<RedisWorkQueue>();
+        await queue.AddAsync(urls.Select(u => new ScheduledRequest(u)), stopping);      // producers
+        await queue.RunAsync(outcome => { /* store outcome.Response */ return ValueTask.CompletedTask; }, stopping);  // workers
+        var status = await queue.GetStatusAsync(stopping);                              // Added, Completed, Pending, DeadLettered, Duplicates
+        Console.WriteLine(status);
     }
 
     private static void Save(IReadOnlyList<Product> products) => Console.WriteLine($"{products.Count} products");

@@ -8,7 +8,7 @@ public sealed class DocExamplesTests
     public static TheoryData<string, int, string> Blocks()
     {
         var data = new TheoryData<string, int, string>();
-        foreach (var page in new[] { "proxies.md", "post-processing.md", "observability.md" })
+        foreach (var page in new[] { "proxies.md", "post-processing.md", "observability.md", "distributed.md" })
         {
             var doc = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "docs", page));
             var parts = doc.Split("```");
