@@ -254,6 +254,27 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     [SkippableFact]
+    public async Task PerProxyLimit_HoldsForTheFleet_NotPerWorker()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        await using var proxy = new ForwardProxyServer(new ForwardProxyBehavior());
+        var prefix = $"t{Guid.NewGuid():N}:";
+        string[] proxies = [$"http://127.0.0.1:{proxy.Port}"];
+        await using var a = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 16, proxies, perProxy: 3);
+        await using var b = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 16, proxies, perProxy: 3);
+
+        var runs = new[] { a, b }.Select((w, n) => w.Scheduler.SendAllAsync(Enumerable.Range(0, 40)
+            .Select(i => new ScheduledRequest(new Uri(Server.Hosts[10 + (i % 4)], $"delay/50?w={n}&i={i}")))).ToListAsync().AsTask());
+        var outcomes = (await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(1))).SelectMany(o => o).ToList();
+
+        outcomes.Should().HaveCount(80).And.OnlyContain(o => o.Response != null && o.Response.IsSuccessStatusCode);
+        output.WriteLine($"the proxy carried at most {proxy.MaxInFlight} requests at once for the two workers");
+        proxy.MaxInFlight.Should().BeLessThanOrEqualTo(3, "the proxy's limit of 3 holds for the fleet, as a provider counts it").And.BeGreaterThanOrEqualTo(2);
+        proxy.Forwarded.Should().Be(80);
+    }
+
+    [SkippableFact]
     public async Task RateLimit_HoldsForTheFleet_NotPerWorker()
     {
         RealServer.Require("redis-server");
@@ -427,7 +448,7 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     private static Worker Scheduler(int redisPort, string prefix, TimeSpan ttl, int perHost, string[]? proxies = null, RedisUnavailablePolicy policy = RedisUnavailablePolicy.Pause, double? rateLimit = null,
-        string? queue = null, TimeSpan? claimIdle = null)
+        string? queue = null, TimeSpan? claimIdle = null, int? perProxy = null)
     {
         var services = new ServiceCollection();
         var builder = services.AddProxyScheduler(o =>
@@ -438,6 +459,7 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
                 o.Retry.MaxRetries = 0;
                 o.ProxyPool.QuarantineAfter = 1;
                 o.ProxyPool.QuarantineBaseDelay = TimeSpan.FromMinutes(5);
+                o.ProxyPool.MaxConcurrencyPerProxy = perProxy ?? 32;
             })
             .UseRedis($"127.0.0.1:{redisPort}", o =>
             {

@@ -42,6 +42,8 @@ public sealed class ForwardProxyServer : LoopbackTcpServer
     private int _tunnels;
     private int _resets;
     private int _challenges;
+    private int _inFlight;
+    private int _maxInFlight;
 
     public ForwardProxyServer(ForwardProxyBehavior behavior)
     {
@@ -69,6 +71,9 @@ public sealed class ForwardProxyServer : LoopbackTcpServer
 
     /// <summary>Gets the requests answered by a reset (<see cref="ForwardProxyBehavior.ResetRate"/>).</summary>
     public int Resets => Volatile.Read(ref _resets);
+
+    /// <summary>Gets the most requests the proxy forwarded at once.</summary>
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
 
     /// <summary>Gets the requests answered 407 (no or wrong credentials).</summary>
     public int Challenges => Volatile.Read(ref _challenges);
@@ -126,7 +131,15 @@ public sealed class ForwardProxyServer : LoopbackTcpServer
                     continue;
                 }
 
-                await ForwardAsync(stream, method, uri, headers, body).ConfigureAwait(false);
+                HostCounter.UpdateMax(ref _maxInFlight, Interlocked.Increment(ref _inFlight));
+                try
+                {
+                    await ForwardAsync(stream, method, uri, headers, body).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _inFlight);
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException or HttpRequestException)

@@ -26,7 +26,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private readonly ILogger _logger;
     private readonly RedisKeys _keys;
     private readonly object _gate = new();
-    private readonly Dictionary<HostKey, HostLeases> _hosts = [];
+    private readonly Dictionary<Resource, HostLeases> _hosts = [];
     private readonly Queue<Func<IDatabase, Task>> _publications = new();
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
@@ -95,7 +95,13 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         _loop = Task.Run(RunAsync);
     }
 
-    public void WantShares(HostKey host, int count, int limit)
+    public void WantShares(HostKey host, int count, int limit) => Want(Resource.Of(host), count, limit);
+
+    public void WantProxyShares(string proxyId, int count, int limit) => Want(Resource.OfProxy(proxyId), count, limit);
+
+    public void ReturnProxyShares(string proxyId, int count) => Return(Resource.OfProxy(proxyId), count);
+
+    private void Want(Resource host, int count, int limit)
     {
         lock (_gate)
         {
@@ -116,7 +122,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     {
         lock (_gate)
         {
-            var leases = Get(host);
+            var leases = Get(Resource.Of(host));
             leases.TokensWanted = Math.Max(leases.TokensWanted, count);
             leases.Rate = rate;
             leases.Burst = burst;
@@ -129,7 +135,9 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         Signal();
     }
 
-    public void ReturnShares(HostKey host, int count)
+    public void ReturnShares(HostKey host, int count) => Return(Resource.Of(host), count);
+
+    private void Return(Resource host, int count)
     {
         lock (_gate)
         {
@@ -218,7 +226,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         _stopping.Dispose();
     }
 
-    private HostLeases Get(HostKey host)
+    private HostLeases Get(Resource host)
     {
         if (!_hosts.TryGetValue(host, out var leases))
         {
@@ -389,10 +397,10 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         var parts = ((string?)message ?? string.Empty).Split('|');
         switch (parts)
         {
-            case ["released", var hostText] when HostKey.TryParse(hostText, out var host):
+            case ["released", var resourceText] when Resource.TryParse(resourceText, out var resource):
                 lock (_gate)
                 {
-                    if (_hosts.TryGetValue(host, out var leases) && leases.Wanted > 0)
+                    if (_hosts.TryGetValue(resource, out var leases) && leases.Wanted > 0)
                     {
                         leases.NextTry = 0;
                     }
@@ -413,7 +421,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     private async Task ReturnAsync(IDatabase db)
     {
-        List<(HostKey Host, string[] Members)> releases = [];
+        List<(Resource Host, string[] Members)> releases = [];
         lock (_gate)
         {
             foreach (var (host, leases) in _hosts)
@@ -444,7 +452,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         }
     }
 
-    private Task<RedisResult> ReleaseAsync(IDatabase db, HostKey host, string[] members)
+    private Task<RedisResult> ReleaseAsync(IDatabase db, Resource host, string[] members)
     {
         Count("release");
         RedisValue[] args = [(RedisValue)_keys.ChannelName, Invariant($"released|{host}"), .. members.Select(m => (RedisValue)m)];
@@ -454,8 +462,8 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private async Task AcquireAsync(IDatabase db)
     {
         var now = _time.GetTimestamp();
-        List<(HostKey Host, int Count, int Limit, long Sequence)> asks = [];
-        List<(HostKey Host, int Granted)> local = [];
+        List<(Resource Host, int Count, int Limit, long Sequence)> asks = [];
+        List<(Resource Host, int Granted)> local = [];
         lock (_gate)
         {
             foreach (var (host, leases) in _hosts)
@@ -489,7 +497,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         foreach (var (host, granted) in local)
         {
-            _dispatcher!.GrantShares(host, granted, granted, contended: false, int.MaxValue);
+            Grant(host, granted, contended: false, int.MaxValue);
         }
 
         if (asks.Count > 0)
@@ -498,7 +506,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         }
     }
 
-    private async Task AcquireOneAsync(IDatabase db, HostKey host, int count, int limit, long sequence)
+    private async Task AcquireOneAsync(IDatabase db, Resource host, int count, int limit, long sequence)
     {
         RedisResult[] result;
         try
@@ -549,18 +557,18 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
             }
         }
 
-        if (!string.IsNullOrEmpty(pause) && long.TryParse(pause, CultureInfo.InvariantCulture, out var untilMs))
+        if (!host.IsProxy && !string.IsNullOrEmpty(pause) && long.TryParse(pause, CultureInfo.InvariantCulture, out var untilMs))
         {
-            _dispatcher!.ApplyFleetPause(host, DateTimeOffset.FromUnixTimeMilliseconds(untilMs));
+            _dispatcher!.ApplyFleetPause(host.Host, DateTimeOffset.FromUnixTimeMilliseconds(untilMs));
         }
 
         if (granted > 0)
         {
-            _dispatcher!.GrantShares(host, granted, granted, contended, fair);
+            Grant(host, granted, contended, fair);
         }
         else
         {
-            _dispatcher!.SetContention(host, contended, fair);
+            Contention(host, contended, fair);
         }
     }
 
@@ -568,13 +576,13 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private async Task TokensAsync(IDatabase db)
     {
         var now = _time.GetTimestamp();
-        List<(HostKey Host, int Count, double Rate, int Burst)> asks = [];
-        List<(HostKey Host, int Count)> local = [];
+        List<(Resource Host, int Count, double Rate, int Burst)> asks = [];
+        List<(Resource Host, int Count)> local = [];
         lock (_gate)
         {
             foreach (var (host, leases) in _hosts)
             {
-                if (leases.TokensWanted <= 0 || leases.NextToken > now)
+                if (host.IsProxy || leases.TokensWanted <= 0 || leases.NextToken > now)
                 {
                     continue;
                 }
@@ -595,7 +603,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         foreach (var (host, count) in local)
         {
-            _dispatcher!.GrantTokens(host, count);
+            _dispatcher!.GrantTokens(host.Host, count);
         }
 
         await Task.WhenAll(asks.Select(async a =>
@@ -634,7 +642,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
             if (granted > 0)
             {
-                _dispatcher!.GrantTokens(a.Host, granted);
+                _dispatcher!.GrantTokens(a.Host.Host, granted);
             }
         })).ConfigureAwait(false);
     }
@@ -648,7 +656,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         }
 
         _nextRenew = now + (long)(_options.LeaseTtl.TotalSeconds / 3 * _time.TimestampFrequency);
-        List<(HostKey Host, string[] Members, int Limit, bool Wanting)> held = [];
+        List<(Resource Host, string[] Members, int Limit, bool Wanting)> held = [];
         lock (_gate)
         {
             foreach (var (host, leases) in _hosts)
@@ -696,7 +704,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         }
 
         var at = 0;
-        List<(HostKey Host, int Lost, bool Contended, int Fair)> updates = [];
+        List<(Resource Host, int Lost, bool Contended, int Fair)> updates = [];
         lock (_gate)
         {
             foreach (var (host, _, limit, wanting) in held)
@@ -721,11 +729,11 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         {
             if (lostShares > 0)
             {
-                Log.LeasesLost(_logger, host.ToString(), lostShares);
-                _dispatcher!.RevokeShares(host, lostShares);
+                Log.LeasesLost(_logger, host.Text, lostShares);
+                Revoke(host, lostShares);
             }
 
-            _dispatcher!.SetContention(host, contended, fair);
+            Contention(host, contended, fair);
         }
     }
 
@@ -770,12 +778,12 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         }
 
         var now = _time.GetTimestamp();
-        List<HostKey> expired = [];
+        List<Resource> expired = [];
         lock (_gate)
         {
             foreach (var (host, leases) in _hosts)
             {
-                if ((leases.Wanted > 0 || leases.TokensWanted > 0) && leases.WantSince != 0 && _time.GetElapsedTime(Math.Max(leases.WantSince, _unavailableSince), now) >= _options.UnavailableTimeout)
+                if (!host.IsProxy && (leases.Wanted > 0 || leases.TokensWanted > 0) && leases.WantSince != 0 && _time.GetElapsedTime(Math.Max(leases.WantSince, _unavailableSince), now) >= _options.UnavailableTimeout)
                 {
                     leases.Wanted = 0;
                     leases.TokensWanted = 0;
@@ -787,15 +795,15 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         foreach (var host in expired)
         {
-            var failed = _dispatcher!.FailQueued(host, RequestFailureReason.CoordinationUnavailable,
+            var failed = _dispatcher!.FailQueued(host.Host, RequestFailureReason.CoordinationUnavailable,
                 $"Redis was unavailable for more than {_options.UnavailableTimeout} (ProxyScheduler:Redis:UnavailableTimeout) while the request waited for a share of its host's limit; it was not sent.");
-            Log.RequestsFailed(_logger, host.ToString(), failed);
+            Log.RequestsFailed(_logger, host.Text, failed);
         }
     }
 
     private void RevokeAll()
     {
-        List<(HostKey, int)> revoked = [];
+        List<(Resource, int)> revoked = [];
         lock (_gate)
         {
             foreach (var (host, leases) in _hosts)
@@ -810,7 +818,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         foreach (var (host, count) in revoked)
         {
-            _dispatcher!.RevokeShares(host, count);
+            Revoke(host, count);
         }
     }
 
@@ -840,7 +848,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
             return;
         }
 
-        List<(HostKey, int)> local = [];
+        List<(Resource, int)> local = [];
         lock (_gate)
         {
             if (_available)
@@ -863,7 +871,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         foreach (var (host, count) in local)
         {
             // The fleet's shares replace the local ones: the host asks again as its work needs.
-            _dispatcher!.RevokeShares(host, count);
+            Revoke(host, count);
         }
     }
 
@@ -891,6 +899,38 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     {
         Interlocked.Add(ref _roundTrips, n);
         _calls?.Add(n, new KeyValuePair<string, object?>("operation", operation));
+    }
+
+    private void Grant(Resource resource, int granted, bool contended, int fair)
+    {
+        if (resource.IsProxy)
+        {
+            _dispatcher!.GrantProxyShares(resource.Text, granted, contended, fair);
+        }
+        else
+        {
+            _dispatcher!.GrantShares(resource.Host, granted, granted, contended, fair);
+        }
+    }
+
+    private void Revoke(Resource resource, int count)
+    {
+        if (resource.IsProxy)
+        {
+            _dispatcher!.RevokeProxyShares(resource.Text, count);
+        }
+        else
+        {
+            _dispatcher!.RevokeShares(resource.Host, count);
+        }
+    }
+
+    private void Contention(Resource resource, bool contended, int fair)
+    {
+        if (!resource.IsProxy)
+        {
+            _dispatcher!.SetContention(resource.Host, contended, fair);
+        }
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

@@ -13,11 +13,44 @@ internal sealed class RedisKeys(string prefix)
     /// <summary>Gets the hash of proxy states (quarantined until, retired) by proxy id.</summary>
     public RedisKey Proxies { get; } = prefix + "proxies";
 
-    public RedisKey Leases(HostKey host) => $"{prefix}host:{host}:leases";
+    public RedisKey Leases(Resource resource) => $"{prefix}{resource.Scope}:{resource.Text}:leases";
 
-    public RedisKey Wants(HostKey host) => $"{prefix}host:{host}:wants";
+    public RedisKey Wants(Resource resource) => $"{prefix}{resource.Scope}:{resource.Text}:wants";
 
-    public RedisKey Pause(HostKey host) => $"{prefix}host:{host}:pause";
+    public RedisKey Pause(Resource resource) => $"{prefix}{resource.Scope}:{resource.Text}:pause";
 
-    public RedisKey Bucket(HostKey host) => $"{prefix}host:{host}:bucket";
+    public RedisKey Pause(HostKey host) => Pause(Resource.Of(host));
+
+    public RedisKey Bucket(Resource resource) => $"{prefix}{resource.Scope}:{resource.Text}:bucket";
+}
+
+/// <summary>What fleet shares are of: a host (<c>host:port</c>) or a proxy (its opaque id).</summary>
+internal readonly record struct Resource(bool IsProxy, HostKey Host, string Text)
+{
+    public string Scope => IsProxy ? "proxy" : "host";
+
+    public static Resource Of(HostKey host) => new(false, host, host.ToString());
+
+    public static Resource OfProxy(string proxyId) => new(true, default, proxyId);
+
+    /// <summary>Parses what a <c>released</c> message carries: <c>host:port</c>, or <c>proxy:{id}</c>.</summary>
+    public static bool TryParse(string text, out Resource resource)
+    {
+        if (text.StartsWith("proxy:", StringComparison.Ordinal))
+        {
+            resource = OfProxy(text["proxy:".Length..]);
+            return true;
+        }
+
+        resource = default;
+        if (HostKey.TryParse(text, out var host))
+        {
+            resource = Of(host);
+            return true;
+        }
+
+        return false;
+    }
+
+    public override string ToString() => IsProxy ? "proxy:" + Text : Text;
 }

@@ -19,6 +19,18 @@ internal sealed class ProxyNode
 
     public int MaxConcurrency { get; }
 
+    /// <summary>Gets the most attempts the proxy may carry now: <see cref="MaxConcurrency"/>, or fewer in a fleet (its shares of it).</summary>
+    public int Limit => FleetShares is { } shares ? Math.Min(MaxConcurrency, shares) : MaxConcurrency;
+
+    /// <summary>Gets or sets, in distributed mode, the shares of the proxy's limit this process holds; <see langword="null"/> otherwise.</summary>
+    public int? FleetShares { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether shares were asked for and not answered yet.</summary>
+    public bool FleetWanted { get; set; }
+
+    /// <summary>Gets or sets when the proxy's shares first exceeded its use; 0 while they do not.</summary>
+    public long SurplusSince { get; set; }
+
     public long MinDelayTicks { get; }
 
     /// <summary>Gets the spread group (subnet or tag value), as a small integer.</summary>

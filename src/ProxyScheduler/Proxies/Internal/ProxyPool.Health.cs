@@ -19,6 +19,12 @@ internal sealed partial class ProxyPool
             owner.InFlight--;
         }
 
+        if ((node.Parent ?? node) is { FleetShares: { } shares } shared && shares > shared.InFlight)
+        {
+            // Unused shares go back after the linger (SweepProxyShares).
+            _sharedNodes.Add(shared);
+        }
+
         if (host.ProxyGroups is { } groups && groups.TryGetValue(node.GroupId, out var inGroup))
         {
             if (inGroup <= 1)

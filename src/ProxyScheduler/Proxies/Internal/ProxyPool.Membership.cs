@@ -176,7 +176,7 @@ internal sealed partial class ProxyPool
                 ToTicks(endpoint.MinDelay ?? _options.MinDelayPerProxy),
                 groupId,
                 _registry.Register(endpoint))
-            { LastSample = now };
+            { LastSample = now, FleetShares = _fleet is null ? null : 0 };
             _byId.Add(endpoint.Id, node);
             _activeCount++;
             added++;

@@ -39,7 +39,99 @@ internal sealed partial class ProxyPool
     private bool _outage;
 
     /// <summary>Gets or sets the fleet coordinator told of local health changes (distributed mode); <see langword="null"/> otherwise.</summary>
-    public Scheduling.Internal.IFleetCoordinator? Fleet { get; set; }
+    public Scheduling.Internal.IFleetCoordinator? Fleet
+    {
+        get => _fleet;
+        set
+        {
+            _fleet = value;
+            foreach (var node in _byId.Values)
+            {
+                if (node.Parent is null)
+                {
+                    node.FleetShares = value is null ? null : 0;
+                }
+            }
+        }
+    }
+
+    private Scheduling.Internal.IFleetCoordinator? _fleet;
+
+    /// <summary>The proxies whose fleet shares are not all in use (distributed mode).</summary>
+    private readonly HashSet<ProxyNode> _sharedNodes = [];
+
+    /// <summary>Asks the fleet for shares of a proxy whose shares are all in use and whose own limit has room.</summary>
+    private void AskProxyShares(ProxyNode node)
+    {
+        if (_fleet is { } fleet && node.FleetShares is { } shares && !node.FleetWanted && shares < node.MaxConcurrency && node.State == ProxyHealthState.Healthy)
+        {
+            node.FleetWanted = true;
+            fleet.WantProxyShares(node.Endpoint.Id, Math.Min(node.MaxConcurrency - shares, 4), node.MaxConcurrency);
+        }
+    }
+
+    /// <summary>The fleet granted shares of a proxy (or took some back: negative).</summary>
+    public bool ChangeProxyShares(string proxyId, int delta, bool answer)
+    {
+        if (!_byId.TryGetValue(proxyId, out var node) || node.FleetShares is not { } shares)
+        {
+            if (delta > 0)
+            {
+                _fleet?.ReturnProxyShares(proxyId, delta);
+            }
+
+            return false;
+        }
+
+        if (answer)
+        {
+            node.FleetWanted = false;
+        }
+
+        node.FleetShares = Math.Max(0, shares + delta);
+        if (node.FleetShares > node.InFlight)
+        {
+            _sharedNodes.Add(node);
+        }
+
+        return true;
+    }
+
+    /// <summary>Gives back the shares of proxies unused for <paramref name="lingerTicks"/> (all of them for a proxy that is not healthy).</summary>
+    public void SweepProxyShares(long now, long lingerTicks)
+    {
+        if (_sharedNodes.Count == 0)
+        {
+            return;
+        }
+
+        List<ProxyNode>? done = null;
+        foreach (var node in _sharedNodes)
+        {
+            var spare = (node.FleetShares ?? 0) - node.InFlight;
+            if (spare <= 0)
+            {
+                node.SurplusSince = 0;
+                (done ??= []).Add(node);
+            }
+            else if (node.SurplusSince == 0)
+            {
+                node.SurplusSince = now;
+            }
+            else if (now - node.SurplusSince >= lingerTicks || node.State != ProxyHealthState.Healthy || node.Removed)
+            {
+                node.FleetShares -= spare;
+                node.SurplusSince = 0;
+                _fleet?.ReturnProxyShares(node.Endpoint.Id, spare);
+                (done ??= []).Add(node);
+            }
+        }
+
+        foreach (var node in done ?? [])
+        {
+            _sharedNodes.Remove(node);
+        }
+    }
 
     public ProxyPool(ProxyPoolOptions options, IProxySelector selector, TimeProvider time, ProxyIdentityRegistry registry, ILogger logger, SchedulerMetrics metrics)
     {
@@ -126,8 +218,8 @@ internal sealed partial class ProxyPool
     public bool IsAvailable(ProxyNode node, HostState host, List<ProxyNode>? excluded, long now, bool spread) =>
         node.State == ProxyHealthState.Healthy
         && !_outage
-        && node.InFlight < node.MaxConcurrency
-        && (node.Parent is not { } gateway || gateway.InFlight < gateway.MaxConcurrency)
+        && node.InFlight < node.Limit
+        && (node.Parent is not { } gateway || gateway.InFlight < gateway.Limit)
         && now >= node.NextStart
         && !IsExcluded(excluded, node)
         && !IsBlocked(node, host.Key, now)
@@ -237,8 +329,10 @@ internal sealed partial class ProxyPool
                 continue;
             }
 
-            if (node.InFlight >= node.MaxConcurrency)
+            if (node.InFlight >= node.Limit || (node.Parent is { } owner && owner.InFlight >= owner.Limit))
             {
+                // In a fleet, a proxy busy only for want of shares asks for more.
+                AskProxyShares(node.Parent ?? node);
                 busy = true;
                 continue;
             }

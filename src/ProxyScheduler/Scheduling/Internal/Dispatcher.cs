@@ -397,6 +397,41 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
+    /// <summary>The fleet granted <paramref name="granted"/> shares of a proxy's (or gateway account's) limit.</summary>
+    public void GrantProxyShares(string proxyId, int granted, bool contended, int fairShare)
+    {
+        _ = contended;
+        _ = fairShare;
+        lock (_lock)
+        {
+            if (_disposed || _pool is null)
+            {
+                if (granted > 0)
+                {
+                    _fleet?.ReturnProxyShares(proxyId, granted);
+                }
+
+                return;
+            }
+
+            if (_pool.ChangeProxyShares(proxyId, granted, answer: true))
+            {
+                var now = _time.GetTimestamp();
+                WakeParked(now);
+                DispatchLocked(now);
+            }
+        }
+    }
+
+    /// <summary>The fleet took <paramref name="count"/> shares of a proxy back (their leases expired).</summary>
+    public void RevokeProxyShares(string proxyId, int count)
+    {
+        lock (_lock)
+        {
+            _pool?.ChangeProxyShares(proxyId, -count, answer: false);
+        }
+    }
+
     /// <summary>The fleet took <paramref name="count"/> of the host's shares back (their leases expired): fewer attempts may start.</summary>
     public void RevokeShares(HostKey key, int count)
     {
@@ -431,12 +466,13 @@ internal sealed class Dispatcher : IDisposable
     {
         lock (_lock)
         {
+            var now = _time.GetTimestamp();
+            _pool?.SweepProxyShares(now, _shareLingerTicks);
             if (_fleetHosts.Count == 0)
             {
                 return;
             }
 
-            var now = _time.GetTimestamp();
             List<HostState>? done = null;
             foreach (var host in _fleetHosts)
             {

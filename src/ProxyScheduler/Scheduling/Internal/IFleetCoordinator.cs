@@ -24,6 +24,12 @@ internal interface IFleetCoordinator
     /// <summary>The host gives back <paramref name="count"/> shares it does not use (it no longer counts them).</summary>
     void ReturnShares(HostKey host, int count);
 
+    /// <summary>A proxy (or gateway account) wants <paramref name="count"/> more shares of its fleet-wide limit <paramref name="limit"/>.</summary>
+    void WantProxyShares(string proxyId, int count, int limit);
+
+    /// <summary>A proxy gives back <paramref name="count"/> shares it does not use.</summary>
+    void ReturnProxyShares(string proxyId, int count);
+
     /// <summary>A host answered with <c>Retry-After</c>: every process must leave it alone until <paramref name="until"/>.</summary>
     void HostPaused(HostKey host, DateTimeOffset until);
 
