@@ -214,16 +214,27 @@ internal sealed partial class ProxyPool
         return false;
     }
 
-    /// <summary>Whether <paramref name="node"/> may take an attempt to <paramref name="host"/> now (probes aside).</summary>
-    public bool IsAvailable(ProxyNode node, HostState host, List<ProxyNode>? excluded, long now, bool spread) =>
-        node.State == ProxyHealthState.Healthy
-        && !_outage
-        && node.InFlight < node.Limit
-        && (node.Parent is not { } gateway || gateway.InFlight < gateway.Limit)
-        && now >= node.NextStart
-        && !IsExcluded(excluded, node)
-        && !IsBlocked(node, host.Key, now)
-        && (!spread || GroupAllows(host, node));
+    /// <summary>
+    /// Whether <paramref name="node"/> may take an attempt to <paramref name="host"/> now (probes aside). In a fleet, a
+    /// proxy held back only for want of shares asks for more.
+    /// </summary>
+    public bool IsAvailable(ProxyNode node, HostState host, List<ProxyNode>? excluded, long now, bool spread)
+    {
+        if (node.State != ProxyHealthState.Healthy || _outage || now < node.NextStart || IsExcluded(excluded, node) || IsBlocked(node, host.Key, now)
+            || (spread && !GroupAllows(host, node)))
+        {
+            return false;
+        }
+
+        var owner = node.Parent ?? node;
+        if (node.InFlight >= node.Limit || owner.InFlight >= owner.Limit)
+        {
+            AskProxyShares(owner);
+            return false;
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// The health of <paramref name="node"/> for <paramref name="host"/>, 0 to 1: its success rate overall and with the
