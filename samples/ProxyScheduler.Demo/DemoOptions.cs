@@ -17,6 +17,10 @@ internal sealed class DemoOptions
         Embedded world:
           --requests N          requests to send (default 3000, 100-100000)
           --no-live             plain progress lines instead of the live display
+          --redis CONNECTION    fleet mode: the crawl is shared by several workers coordinating through this Redis
+                                (a StackExchange.Redis configuration string, e.g. 127.0.0.1:6379); limits, proxy
+                                health and sessions hold for the fleet
+          --workers N           workers in fleet mode (default 3, 1-16)
 
         Real use (crawl your own URLs):
           --urls FILE           one URL a line (# comments and blank lines skipped); "-" reads stdin
@@ -33,6 +37,8 @@ internal sealed class DemoOptions
           --session KEY         send every request in one sticky session (one proxy identity)
           --session-max-uses N  rotate a session's proxy after N requests (default: never)
           --robots              honour robots.txt (User-Agent ProxySchedulerDemo)
+          --redis CONNECTION    run as one worker of a fleet: limits, proxy health and sessions are shared with every
+                                process started with the same --redis
 
           -h, --help            this text
 
@@ -71,6 +77,10 @@ internal sealed class DemoOptions
     public bool Robots { get; private set; }
 
     public bool Help { get; private set; }
+
+    public string? Redis { get; private set; }
+
+    public int Workers { get; private set; } = 3;
 
     /// <summary>Parses the flags; throws <see cref="DemoUsageException"/> naming the offending flag.</summary>
     public static DemoOptions Parse(IReadOnlyList<string> args)
@@ -119,6 +129,8 @@ internal sealed class DemoOptions
                     break;
                 case "--session-max-uses": o.SessionMaxUses = Int(1, 1_000_000); break;
                 case "--robots": o.Robots = true; break;
+                case "--redis": o.Redis = Value(); break;
+                case "--workers": o.Workers = Int(1, 16); worldOnly.Add(flag); break;
                 default:
                     throw new DemoUsageException(flag.StartsWith('-') ? $"Unknown flag {flag}." : $"Unexpected argument '{flag}' (flags start with --).");
             }
@@ -127,6 +139,23 @@ internal sealed class DemoOptions
         if (o.UrlsFile is null && (o.ProxiesFile is not null || o.Output != "-" || o.Session is not null))
         {
             throw new DemoUsageException("--proxies, --output and --session go with --urls (the embedded world brings its own proxies).");
+        }
+
+        if (worldOnly.Contains("--workers") && o.Redis is null)
+        {
+            throw new DemoUsageException("--workers goes with --redis (fleet mode).");
+        }
+
+        if (o.Redis is not null)
+        {
+            try
+            {
+                _ = StackExchange.Redis.ConfigurationOptions.Parse(o.Redis);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new DemoUsageException($"--redis is not a valid Redis configuration string: {ex.Message.Split('\n')[0]}");
+            }
         }
 
         if (o.UrlsFile is not null && worldOnly.Count > 0)

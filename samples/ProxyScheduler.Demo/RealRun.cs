@@ -64,6 +64,11 @@ internal static class RealRun
             builder.AddProxies(proxies);
         }
 
+        if (options.Redis is { } redis)
+        {
+            builder.UseRedis(redis, o => o.KeyPrefix = "proxyscheduler-demo:");
+        }
+
         await using var provider = services.BuildServiceProvider();
         var pipeline = provider.GetRequiredService<PostProcessingPipeline<PageInfo>>();
         var requests = urls.Select(u => new ScheduledRequest(u) { SessionKey = options.Session });

@@ -32,6 +32,82 @@ internal static class WorldRun
         await using var world = await DemoWorld.StartAsync();
         var proxyNames = world.Proxies.ToDictionary(p => ProxyEndpoint.Parse(p.Url).Id, p => p);
 
+        // The Redis round trips, read from the scheduler's own metric (proxyscheduler.redis.calls).
+        long roundTrips = 0;
+        using var meters = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Name == "proxyscheduler.redis.calls")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        var byOperation = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        meters.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            Interlocked.Add(ref roundTrips, value);
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "operation" && tag.Value is string operation)
+                {
+                    byOperation.AddOrUpdate(operation, value, (_, n) => n + value);
+                }
+            }
+        });
+        meters.Start();
+        var fleetPrefix = $"demo-{Guid.NewGuid().ToString("N")[..8]}:";
+        var workerCount = options.Redis is null ? 1 : options.Workers;
+        var providers = Enumerable.Range(0, workerCount).Select(i => BuildWorker(world, options.Redis, fleetPrefix, i)).ToList();
+        try
+        {
+            var schedulers = providers.Select(p => p.GetRequiredService<IRequestScheduler>()).ToList();
+            var requests = BuildRequests(world, options.Requests);
+            if (options.Redis is not null)
+            {
+                Console.WriteLine($"Fleet mode: {workerCount} workers sharing limits, proxy health and sessions through Redis {options.Redis} (key prefix {fleetPrefix})");
+            }
+
+            var stats = new RunStats(options.Requests);
+            var stopwatch = Stopwatch.StartNew();
+            using var cancel = new CancellationTokenSource(RunLimit);
+            var crawl = Task.WhenAll(providers.Select((provider, w) => Task.Run(async () =>
+            {
+                // Each worker takes every workerCount-th request: a shopper's requests go through several workers.
+                var mine = requests.Where((_, i) => i % workerCount == w);
+                await foreach (var item in provider.GetRequiredService<PostProcessingPipeline<CatalogueSummary>>().ProcessAllAsync(mine, cancel.Token))
+                {
+                    stats.Record(item);
+                }
+            })));
+
+            await ShowProgressAsync(options.Live, crawl, () => Progress(schedulers, stats, world, stopwatch.Elapsed), () => ProgressLine(schedulers, stats, stopwatch.Elapsed));
+            var timedOut = false;
+            try
+            {
+                await crawl;
+            }
+            catch (OperationCanceledException)
+            {
+                timedOut = true;
+            }
+
+            stopwatch.Stop();
+            var fleet = options.Redis is null ? null : $"{workerCount} workers on Redis {options.Redis}: {Interlocked.Read(ref roundTrips):N0} Redis round trips ({Interlocked.Read(ref roundTrips) / (double)Math.Max(1, stats.Done):0.000} per request: {string.Join(", ", byOperation.OrderByDescending(o => o.Value).Select(o => $"{o.Key} {o.Value:N0}"))})";
+            return Report(world, schedulers[0].GetSnapshot(), stats, proxyNames, stopwatch.Elapsed, timedOut, fleet);
+        }
+        finally
+        {
+            foreach (var provider in providers)
+            {
+                await provider.DisposeAsync();
+            }
+        }
+    }
+
+    private static ServiceProvider BuildWorker(DemoWorld world, string? redis, string prefix, int index)
+    {
         var services = new ServiceCollection();
         var builder = services.AddProxyScheduler(o =>
             {
@@ -59,6 +135,15 @@ internal static class WorldRun
             });
         }
 
+        if (redis is not null)
+        {
+            builder.UseRedis(redis, o =>
+            {
+                o.KeyPrefix = prefix;
+                o.WorkerId = $"demo-worker-{index + 1}";
+            });
+        }
+
         // The HTTPS sites use a certificate made for this run: the proxy clients trust it (and only it) besides the system's.
         services.ConfigureAll<HttpClientFactoryOptions>(o => o.HttpMessageHandlerBuilderActions.Add(handler =>
         {
@@ -67,36 +152,8 @@ internal static class WorldRun
                 sockets.SslOptions.RemoteCertificateValidationCallback = world.ValidateCertificate;
             }
         }));
+        return services.BuildServiceProvider();
 
-        await using var provider = services.BuildServiceProvider();
-        var scheduler = provider.GetRequiredService<IRequestScheduler>();
-        var pipeline = provider.GetRequiredService<PostProcessingPipeline<CatalogueSummary>>();
-        var requests = BuildRequests(world, options.Requests);
-
-        var stats = new RunStats(options.Requests);
-        var stopwatch = Stopwatch.StartNew();
-        using var cancel = new CancellationTokenSource(RunLimit);
-        var crawl = Task.Run(async () =>
-        {
-            await foreach (var item in pipeline.ProcessAllAsync(requests, cancel.Token))
-            {
-                stats.Record(item);
-            }
-        });
-
-        await ShowProgressAsync(options.Live, crawl, () => Progress(scheduler, stats, world, stopwatch.Elapsed), () => ProgressLine(scheduler, stats, stopwatch.Elapsed));
-        var timedOut = false;
-        try
-        {
-            await crawl;
-        }
-        catch (OperationCanceledException)
-        {
-            timedOut = true;
-        }
-
-        stopwatch.Stop();
-        return Report(world, scheduler.GetSnapshot(), stats, proxyNames, stopwatch.Elapsed, timedOut);
     }
 
     /// <summary>The requests, in a fixed mix: most to fast sites, some to each difficult kind, the shop ones in sessions.</summary>
@@ -163,36 +220,39 @@ internal static class WorldRun
         }
     }
 
-    private static string ProgressLine(IRequestScheduler scheduler, RunStats stats, TimeSpan elapsed)
+    private static string ProgressLine(IReadOnlyList<IRequestScheduler> schedulers, RunStats stats, TimeSpan elapsed)
     {
-        var s = scheduler.GetSnapshot();
+        var all = schedulers.Select(x => x.GetSnapshot()).ToList();
+        var s = all[0];
         var proxies = string.Join(", ", s.Proxies.GroupBy(p => p.State).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}"));
         return string.Create(CultureInfo.InvariantCulture,
-            $"  {elapsed.TotalSeconds,5:0.0} s  done {stats.Done,6:N0}/{stats.Total:N0}  {stats.Done / Math.Max(elapsed.TotalSeconds, 0.001),4:0} req/s  in flight {s.InFlight,2}/{s.MaxConcurrency}  queued {s.Queued,5:N0}  hosts paused {s.Hosts.Count(h => h.PausedUntil is not null)}  proxies: {proxies}");
+            $"  {elapsed.TotalSeconds,5:0.0} s  done {stats.Done,6:N0}/{stats.Total:N0}  {stats.Done / Math.Max(elapsed.TotalSeconds, 0.001),4:0} req/s  in flight {all.Sum(x => x.InFlight),2}/{all.Sum(x => x.MaxConcurrency)}  queued {all.Sum(x => x.Queued),5:N0}  hosts paused {s.Hosts.Count(h => h.PausedUntil is not null)}  proxies: {proxies}");
     }
 
-    private static Table Progress(IRequestScheduler scheduler, RunStats stats, DemoWorld world, TimeSpan elapsed)
+    private static Table Progress(IReadOnlyList<IRequestScheduler> schedulers, RunStats stats, DemoWorld world, TimeSpan elapsed)
     {
-        var s = scheduler.GetSnapshot();
+        var all = schedulers.Select(x => x.GetSnapshot()).ToList();
+        var s = all[0];
+        var allHosts = all.SelectMany(x => x.Hosts).ToList();
         var done = stats.Done;
         var rate = elapsed.TotalSeconds > 0 ? done / elapsed.TotalSeconds : 0;
         var table = new Table().Border(TableBorder.Rounded).Title($"[bold]ProxyScheduler demo[/] {elapsed.TotalSeconds:0.0} s");
         table.AddColumn("progress").AddColumn("hosts (kind: in flight / limit, queued)").AddColumn("proxies");
         var hosts = string.Join('\n', world.Sites.GroupBy(x => x.Kind).Select(g =>
         {
-            var snaps = s.Hosts.Where(h => g.Any(site => site.Authority == h.Host)).ToList();
+            var snaps = allHosts.Where(h => g.Any(site => site.Authority == h.Host)).ToList();
             var paused = snaps.Count(h => h.PausedUntil is not null);
             return $"{g.Key,-8} {snaps.Sum(h => h.InFlight),3} / {snaps.Sum(h => h.ConcurrencyLimit),3}, {snaps.Sum(h => h.Queued),4} queued{(paused > 0 ? $", {paused} paused" : string.Empty)}";
         }));
         var states = string.Join('\n', s.Proxies.GroupBy(p => p.State).OrderBy(g => g.Key).Select(g => $"{g.Key,-12} {g.Count(),2}"));
         table.AddRow(
-            new Markup($"done {done:N0}/{stats.Total:N0}\n{rate:0} req/s\nin flight {s.InFlight}/{s.MaxConcurrency}\nqueued {s.Queued:N0}\nparsed {stats.Parsed:N0}\nsessions {s.Sessions}"),
+            new Markup($"done {done:N0}/{stats.Total:N0}\n{rate:0} req/s\nin flight {all.Sum(x => x.InFlight)}/{all.Sum(x => x.MaxConcurrency)}\nqueued {all.Sum(x => x.Queued):N0}\nparsed {stats.Parsed:N0}\nsessions {s.Sessions}"),
             new Text(hosts),
             new Text(states));
         return table;
     }
 
-    private static int Report(DemoWorld world, SchedulerSnapshot snapshot, RunStats stats, Dictionary<string, WorldProxy> proxyNames, TimeSpan elapsed, bool timedOut)
+    private static int Report(DemoWorld world, SchedulerSnapshot snapshot, RunStats stats, Dictionary<string, WorldProxy> proxyNames, TimeSpan elapsed, bool timedOut, string? fleet)
     {
         var console = AnsiConsole.Console;
         console.WriteLine();
@@ -244,6 +304,11 @@ internal static class WorldRun
         console.MarkupLine($"[bold]Sessions[/]: {sessions.Count} shoppers; {kept} were served by one proxy identity throughout, {sessions.Count - kept} moved to another; "
             + $"{sessions.Sum(s => s.Value.Rebinds)} responses came after a rebind (the session's proxy failed or was blocked, and the pool chose again).");
         console.MarkupLine($"[bold]Processing[/]: {stats.Parsed:N0} pages parsed on {Environment.ProcessorCount} cores ({stats.Parsed / elapsed.TotalSeconds:0} pages/s), {stats.Products:N0} products; {stats.ProcessingFailed} parse failures.");
+        if (fleet is not null)
+        {
+            console.MarkupLine($"[bold]Fleet[/]: {Markup.Escape(fleet)}; the limits above held for the workers together.");
+        }
+
         console.MarkupLine($"[bold]Secrets[/]: requests that reached a host with a Proxy-Authorization header: {(world.LeakedProxyAuthorization == 0 ? "[green]0[/]" : $"[red]{world.LeakedProxyAuthorization}[/]")}.");
         var healthy = violations == 0 && globalOk && !timedOut && world.LeakedProxyAuthorization == 0;
         console.MarkupLine(healthy
@@ -283,7 +348,17 @@ internal static class WorldRun
 
         public Dictionary<string, (HashSet<string> Proxies, int Rebinds)> Sessions { get; } = new(StringComparer.Ordinal);
 
+        private readonly object _lock = new();
+
         public void Record(ProcessedResult<CatalogueSummary> item)
+        {
+            lock (_lock)
+            {
+                RecordLocked(item);
+            }
+        }
+
+        private void RecordLocked(ProcessedResult<CatalogueSummary> item)
         {
             var outcome = item.Status switch
             {

@@ -30,9 +30,9 @@ public sealed class RedisOptions
     /// Gets or sets how long a worker keeps shares it does not use before giving them back (saves a round trip when
     /// work comes back at once). Shares others wait for go back at once.
     /// </summary>
-    /// <value>The default value is 200 milliseconds.</value>
+    /// <value>The default value is 1 second.</value>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
-    public TimeSpan ShareLinger { get; set; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan ShareLinger { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Gets or sets what workers do while Redis cannot be reached.</summary>
     /// <value>The default value is <see cref="RedisUnavailablePolicy.Pause"/>.</value>

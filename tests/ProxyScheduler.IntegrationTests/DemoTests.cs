@@ -26,6 +26,20 @@ public sealed class DemoTests(TargetServerFixture fixture) : IClassFixture<Targe
         output.Should().NotContain("demo-Pa55", "the credentials of the proxy that needs them are never printed");
     }
 
+    [SkippableFact]
+    public async Task FleetMode_WorkersShareTheWorldsLimitsThroughRedis()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+
+        var (exit, output, error) = await RunAsync(["--requests", "600", "--no-live", "--redis", $"127.0.0.1:{redis.Port}", "--workers", "2"], timeout: TimeSpan.FromMinutes(2));
+
+        exit.Should().Be(0, output + error);
+        output.Should().Contain("Fleet mode: 2 workers").And.Contain("600 of 600 requests").And.Contain("Fleet: 2 workers on Redis")
+            .And.Contain("Every limit held, every request ended, no credential reached a host.");
+        output.Should().NotContain("EXCEEDED", "the target server counted no host above its limit with two workers sending");
+    }
+
     [Fact]
     public async Task RealUse_CrawlsAUrlFileThroughAProxyFile_ToJsonLines()
     {
@@ -66,6 +80,7 @@ public sealed class DemoTests(TargetServerFixture fixture) : IClassFixture<Targe
     [InlineData("--urls", "--urls needs a value")]
     [InlineData("--urls /nonexistent/urls.txt", "--urls /nonexistent/urls.txt")]
     [InlineData("--proxies p.txt", "--proxies, --output and --session go with --urls")]
+    [InlineData("--workers 2", "--workers goes with --redis")]
     public async Task BadFlags_ExitWith2_AndSayWhatIsWrong(string flags, string message)
     {
         var (exit, _, error) = await RunAsync(flags.Split(' '));

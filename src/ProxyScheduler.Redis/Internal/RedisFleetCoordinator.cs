@@ -30,9 +30,9 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private readonly Queue<Func<IDatabase, Task>> _publications = new();
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Meter? _meter;
-    private readonly Counter<long>? _calls;
-    private readonly Counter<long>? _errors;
+    private readonly Meter _meter;
+    private readonly Counter<long> _calls;
+    private readonly Counter<long> _errors;
     private Dispatcher? _dispatcher;
     private Task? _loop;
     private long _sequence;
@@ -59,13 +59,10 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         _logger = loggerFactory.CreateLogger("ProxyScheduler.Redis");
         WorkerId = _options.WorkerId ?? $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
         _keys = new RedisKeys(_options.KeyPrefix);
-        if (meters is not null)
-        {
-            _meter = meters.Create("ProxyScheduler");
-            _calls = _meter.CreateCounter<long>("proxyscheduler.redis.calls", "{call}", "Redis round trips of distributed mode, by operation (acquire, release, renew, publish).");
-            _errors = _meter.CreateCounter<long>("proxyscheduler.redis.errors", "{error}", "Redis operations that failed (connection, timeout).");
-            _meter.CreateObservableGauge("proxyscheduler.redis.available", () => Volatile.Read(ref _available) ? 1 : 0, "{state}", "1 while Redis answers, 0 while it does not (the unavailable policy applies).");
-        }
+        _meter = meters?.Create("ProxyScheduler") ?? new Meter("ProxyScheduler");
+        _calls = _meter.CreateCounter<long>("proxyscheduler.redis.calls", "{call}", "Redis round trips of distributed mode, by operation (acquire, release, renew, tokens, session, publish, ping).");
+        _errors = _meter.CreateCounter<long>("proxyscheduler.redis.errors", "{error}", "Redis operations that failed (connection, timeout).");
+        _meter.CreateObservableGauge("proxyscheduler.redis.available", () => Volatile.Read(ref _available) ? 1 : 0, "{state}", "1 while Redis answers, 0 while it does not (the unavailable policy applies).");
     }
 
     /// <summary>Gets this worker's name in Redis.</summary>
@@ -222,7 +219,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
             // The leases expire by themselves.
         }
 
-        _meter?.Dispose();
+        _meter.Dispose();
         _stopping.Dispose();
     }
 
@@ -877,7 +874,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     private void Failed(Exception ex)
     {
-        _errors?.Add(1);
+        _errors.Add(1);
         lock (_gate)
         {
             if (!_available)
@@ -898,7 +895,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private void Count(string operation, int n = 1)
     {
         Interlocked.Add(ref _roundTrips, n);
-        _calls?.Add(n, new KeyValuePair<string, object?>("operation", operation));
+        _calls.Add(n, new KeyValuePair<string, object?>("operation", operation));
     }
 
     private void Grant(Resource resource, int granted, bool contended, int fair)

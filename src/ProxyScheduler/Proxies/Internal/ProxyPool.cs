@@ -60,13 +60,63 @@ internal sealed partial class ProxyPool
     /// <summary>The proxies whose fleet shares are not all in use (distributed mode).</summary>
     private readonly HashSet<ProxyNode> _sharedNodes = [];
 
+    /// <summary>
+    /// The proxy a new session should bind to in a fleet, the same in every worker: of the healthy listed proxies meeting
+    /// <paramref name="requirement"/> (not blocked by the host, not excluded), the one whose hash with the session key is
+    /// highest (rendezvous hashing). Workers that see a session's first requests at the same moment then agree without
+    /// asking each other, and a proxy leaving moves only its own sessions.
+    /// </summary>
+    public ProxyNode? Rendezvous(string sessionKey, ProxyRequirement requirement, HostState host, List<ProxyNode>? excluded, long now)
+    {
+        ProxyNode? best = null;
+        var bestScore = 0UL;
+        foreach (var node in GetSet(requirement).Members)
+        {
+            if (node.State != ProxyHealthState.Healthy || node.Removed || node.Parent is not null || node.Endpoint.Gateway is not null
+                || IsExcluded(excluded, node) || IsBlocked(node, host.Key, now))
+            {
+                continue;
+            }
+
+            var score = Fnv1a(sessionKey, node.Endpoint.Id);
+            if (best is null || score > bestScore)
+            {
+                best = node;
+                bestScore = score;
+            }
+        }
+
+        return best;
+    }
+
+    private static ulong Fnv1a(string a, string b)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var c in a)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        hash = (hash ^ '|') * 1099511628211UL;
+        foreach (var c in b)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        // A final mix, so that ids differing in their last characters spread well.
+        hash ^= hash >> 33;
+        hash *= 0xff51afd7ed558ccdUL;
+        hash ^= hash >> 33;
+        return hash;
+    }
+
     /// <summary>Asks the fleet for shares of a proxy whose shares are all in use and whose own limit has room.</summary>
     private void AskProxyShares(ProxyNode node)
     {
         if (_fleet is { } fleet && node.FleetShares is { } shares && !node.FleetWanted && shares < node.MaxConcurrency && node.State == ProxyHealthState.Healthy)
         {
             node.FleetWanted = true;
-            fleet.WantProxyShares(node.Endpoint.Id, Math.Min(node.MaxConcurrency - shares, 4), node.MaxConcurrency);
+            fleet.WantProxyShares(node.Endpoint.Id, Math.Min(node.MaxConcurrency - shares, Math.Max(4, node.MaxConcurrency / 4)), node.MaxConcurrency);
         }
     }
 

@@ -1099,6 +1099,22 @@ internal sealed class Dispatcher : IDisposable
                 lease = new DispatchLease(host, node);
                 return LeaseResult.Granted;
             }
+
+            if (_fleet is not null && _pool.Rendezvous(session.Key, need, host, excluded, now) is { } agreed)
+            {
+                // In a fleet, a new session binds where every worker would bind it (see ProxyPool.Rendezvous).
+                if (!_pool.IsAvailable(agreed, host, excluded, now, spread: false))
+                {
+                    wakeAt = agreed.NextStart > now ? agreed.NextStart : long.MaxValue;
+                    return LeaseResult.Wait;
+                }
+
+                Start(host, now);
+                _pool.OnGranted(agreed, host, probe: false, now);
+                _sessions.OnGranted(session, agreed, now);
+                lease = new DispatchLease(host, agreed);
+                return LeaseResult.Granted;
+            }
         }
 
         switch (_pool.TrySelect(need, host, excluded, now, out node, out probe, out wakeAt))
