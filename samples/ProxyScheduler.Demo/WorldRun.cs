@@ -95,7 +95,7 @@ internal static class WorldRun
 
             stopwatch.Stop();
             var fleet = options.Redis is null ? null : $"{workerCount} workers on Redis {options.Redis}: {Interlocked.Read(ref roundTrips):N0} Redis round trips ({Interlocked.Read(ref roundTrips) / (double)Math.Max(1, stats.Done):0.000} per request: {string.Join(", ", byOperation.OrderByDescending(o => o.Value).Select(o => $"{o.Key} {o.Value:N0}"))})";
-            return Report(world, schedulers[0].GetSnapshot(), stats, proxyNames, stopwatch.Elapsed, timedOut, fleet);
+            return Report(world, schedulers[0].GetSnapshot(), stats, proxyNames, stopwatch.Elapsed, timedOut, fleet, GlobalLimit * workerCount);
         }
         finally
         {
@@ -252,7 +252,7 @@ internal static class WorldRun
         return table;
     }
 
-    private static int Report(DemoWorld world, SchedulerSnapshot snapshot, RunStats stats, Dictionary<string, WorldProxy> proxyNames, TimeSpan elapsed, bool timedOut, string? fleet)
+    private static int Report(DemoWorld world, SchedulerSnapshot snapshot, RunStats stats, Dictionary<string, WorldProxy> proxyNames, TimeSpan elapsed, bool timedOut, string? fleet, int globalLimit)
     {
         var console = AnsiConsole.Console;
         console.WriteLine();
@@ -279,9 +279,10 @@ internal static class WorldRun
                 site.Refused.ToString(CultureInfo.InvariantCulture), site.Counter.MaxInFlight.ToString(CultureInfo.InvariantCulture), limit.ToString(CultureInfo.InvariantCulture), ok ? "[green]ok[/]" : "[red]EXCEEDED[/]");
         }
 
-        var globalOk = world.GlobalMaxInFlight <= GlobalLimit;
+        // The global limit is each worker's own (host limits are the fleet's): N workers may have N times it in flight.
+        var globalOk = world.GlobalMaxInFlight <= globalLimit;
         hosts.AddRow("[bold]all hosts[/]", string.Empty, world.Sites.Sum(s => s.Counter.Received).ToString("N0", CultureInfo.InvariantCulture), world.Sites.Sum(s => s.Throttled).ToString(CultureInfo.InvariantCulture),
-            world.Sites.Sum(s => s.Refused).ToString(CultureInfo.InvariantCulture), world.GlobalMaxInFlight.ToString(CultureInfo.InvariantCulture), GlobalLimit.ToString(CultureInfo.InvariantCulture), globalOk ? "[green]ok[/]" : "[red]EXCEEDED[/]");
+            world.Sites.Sum(s => s.Refused).ToString(CultureInfo.InvariantCulture), world.GlobalMaxInFlight.ToString(CultureInfo.InvariantCulture), globalLimit.ToString(CultureInfo.InvariantCulture), globalOk ? "[green]ok[/]" : "[red]EXCEEDED[/]");
         console.Write(hosts);
 
         var proxies = new Table().Border(TableBorder.Simple).Title("Proxies, final state")

@@ -18,7 +18,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2); // a freed share comes by message; the retries only cover a lost one
 
     private readonly RedisOptions _options;
     private readonly RedisConnection _connection;
@@ -394,16 +394,22 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         var parts = ((string?)message ?? string.Empty).Split('|');
         switch (parts)
         {
-            case ["released", var resourceText] when Resource.TryParse(resourceText, out var resource):
+            case ["granted", var resourceText, var worker, var member] when worker == WorkerId && Resource.TryParse(resourceText, out var resource):
+                // Another worker gave a share back while this one waited: it is this one's now, no round trip needed.
                 lock (_gate)
                 {
-                    if (_hosts.TryGetValue(resource, out var leases) && leases.Wanted > 0)
+                    var leases = Get(resource);
+                    leases.Members.Add(member);
+                    leases.Wanted = Math.Max(0, leases.Wanted - 1);
+                    if (leases.Wanted == 0)
                     {
-                        leases.NextTry = 0;
+                        leases.WantSince = leases.TokensWanted > 0 ? leases.WantSince : 0;
+                        leases.Backoff = TimeSpan.Zero;
                     }
+
                 }
 
-                Signal();
+                Grant(resource, 1, contended: true, fair: 0);
                 break;
             case ["pause", var origin, var hostText, var untilText] when origin != WorkerId && HostKey.TryParse(hostText, out var host)
                 && long.TryParse(untilText, CultureInfo.InvariantCulture, out var untilMs):
@@ -452,7 +458,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private Task<RedisResult> ReleaseAsync(IDatabase db, Resource host, string[] members)
     {
         Count("release");
-        RedisValue[] args = [(RedisValue)_keys.ChannelName, Invariant($"released|{host}"), .. members.Select(m => (RedisValue)m)];
+        RedisValue[] args = [(RedisValue)_keys.ChannelName, host.ToString(), (long)_options.LeaseTtl.TotalMilliseconds, .. members.Select(m => (RedisValue)m)];
         return db.ScriptEvaluateAsync(RedisScripts.Release, [_keys.Leases(host), _keys.Wants(host)], args);
     }
 

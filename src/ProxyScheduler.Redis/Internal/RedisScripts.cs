@@ -38,14 +38,30 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// Gives shares back. KEYS: leases, wants. ARGV: channel, message, members... Publishes the message when a worker waits.
-    /// Returns the number of members removed.
+    /// Gives shares back. KEYS: leases, wants. ARGV: channel, resource, ttl ms, members... Each share given back goes
+    /// straight to a waiting worker when there is one (a new lease in its name, announced on the channel as
+    /// <c>granted|resource|worker|member</c>), so waiting workers never race for a freed share. Returns the number of
+    /// members removed.
     /// </summary>
     public const string Release = """
-        local removed = redis.call('ZREM', KEYS[1], unpack(ARGV, 3))
-        if redis.call('ZCARD', KEYS[2]) > 0 then
-          redis.call('PUBLISH', ARGV[1], ARGV[2])
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local ttl = tonumber(ARGV[3])
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+        local removed = 0
+        for i = 4, #ARGV do
+          if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+            removed = removed + 1
+            local waiting = redis.call('ZRANGE', KEYS[2], 0, 0)
+            if waiting[1] then
+              local member = waiting[1] .. ':h' .. redis.call('INCR', KEYS[1] .. ':seq')
+              redis.call('ZADD', KEYS[1], now + ttl, member)
+              redis.call('ZREM', KEYS[2], waiting[1])
+              redis.call('PUBLISH', ARGV[1], 'granted|' .. ARGV[2] .. '|' .. waiting[1] .. '|' .. member)
+            end
+          end
         end
+        redis.call('PEXPIRE', KEYS[1] .. ':seq', ttl * 3)
         return removed
         """;
 

@@ -41,6 +41,9 @@ internal sealed class RedisSessionStore : ISessionStore, ISessionBindingObserver
         return 0
         """;
 
+    /// <summary>How long a binding read from Redis is taken as current.</summary>
+    private static readonly TimeSpan Freshness = TimeSpan.FromMilliseconds(250);
+
     private readonly InMemorySessionStore _local;
     private readonly RedisConnection _connection;
     private readonly RedisFleetCoordinator _coordinator;
@@ -61,10 +64,13 @@ internal sealed class RedisSessionStore : ISessionStore, ISessionBindingObserver
     public SessionState GetOrCreate(string key, DateTimeOffset now)
     {
         var session = _local.GetOrCreate(key, now);
-        if (!_connection.TryGetDatabase(out var db))
+        if (now - session.FleetReadAt < Freshness || !_connection.TryGetDatabase(out var db))
         {
+            // Read a moment ago (a request resolves its session when queued, when it starts and at each attempt).
             return session;
         }
+
+        session.FleetReadAt = now;
 
         try
         {

@@ -59,6 +59,9 @@ public sealed class SessionState
     /// <summary>Gets or sets the exit the current binding was first seen on (strict gateways); reset with the binding.</summary>
     internal string? ExitLabel { get; set; }
 
+    /// <summary>Gets or sets when a distributed session store last read this session's binding from the fleet.</summary>
+    internal DateTimeOffset FleetReadAt { get; set; }
+
     /// <summary>Gets or sets the timestamp (of the scheduler's <see cref="TimeProvider"/>) before which the session may not start an attempt.</summary>
     internal long NextStart { get; set; }
 

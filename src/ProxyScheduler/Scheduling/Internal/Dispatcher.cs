@@ -388,7 +388,11 @@ internal sealed class Dispatcher : IDisposable
             host.SharesWanted = Math.Max(0, host.SharesWanted - requested);
             host.Shares += granted;
             host.Contended = contended;
-            host.FairShare = Math.Max(1, fairShare);
+            if (fairShare > 0)
+            {
+                // 0: unknown (a share handed over by another worker); the last known fair share stays.
+                host.FairShare = fairShare;
+            }
             var now = _time.GetTimestamp();
             ReturnSpareShares(host, now);
             Schedule(host, now);
