@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using ProxyScheduler.Testing;
 
@@ -116,28 +115,9 @@ public sealed class DemoTests(TargetServerFixture fixture) : IClassFixture<Targe
         }
     }
 
-    private static async Task<(int Exit, string Output, string Error)> RunAsync(IEnumerable<string> args, TimeSpan? timeout = null)
+    private static Task<(int Exit, string Output, string Error)> RunAsync(IEnumerable<string> args, TimeSpan? timeout = null)
     {
         File.Exists(DemoDll).Should().BeTrue($"the demo is built with the solution ({DemoDll})");
-        using var process = Process.Start(new ProcessStartInfo("dotnet", [DemoDll, .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
-        var output = process.StandardOutput.ReadToEndAsync(cancel.Token);
-        var error = process.StandardError.ReadToEndAsync(cancel.Token);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await output, await error);
+        return ChildProcess.RunAsync("dotnet", [DemoDll, .. args], timeout ?? TimeSpan.FromSeconds(60));
     }
 }

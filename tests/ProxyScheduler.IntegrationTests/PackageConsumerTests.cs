@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Xml.Linq;
 using ProxyScheduler.Testing;
@@ -114,23 +113,7 @@ public sealed class PackageConsumerTests(TargetServerFixture fixture) : IClassFi
 
     private static async Task<(int Exit, string Output)> RunAsync(string file, IEnumerable<string> args, string directory)
     {
-        var start = new ProcessStartInfo(file, args) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start)!;
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        var output = process.StandardOutput.ReadToEndAsync(cancel.Token);
-        var error = process.StandardError.ReadToEndAsync(cancel.Token);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await output + await error);
+        var (exit, output, error) = await ChildProcess.RunAsync(file, args, TimeSpan.FromMinutes(5), directory);
+        return (exit, output + error);
     }
 }

@@ -1088,11 +1088,13 @@ internal sealed class Dispatcher : IDisposable
                 return LeaseResult.Failed;
             }
 
+            // Bound, the session waits for its own proxy (a slot, or the end of its delay). In a fleet, a new session
+            // binds where every worker would bind it (see ProxyPool.Rendezvous).
+            node ??= _fleet is not null ? _pool.Rendezvous(session.Key, need, host, excluded, now) : null;
             if (node is not null)
             {
                 if (!_pool.IsAvailable(node, host, excluded, now, spread: false))
                 {
-                    // Bound: the session waits for its own proxy (a slot, or the end of its delay).
                     wakeAt = node.NextStart > now ? node.NextStart : long.MaxValue;
                     return LeaseResult.Wait;
                 }
@@ -1101,22 +1103,6 @@ internal sealed class Dispatcher : IDisposable
                 _pool.OnGranted(node, host, probe: false, now);
                 _sessions.OnGranted(session, node, now);
                 lease = new DispatchLease(host, node);
-                return LeaseResult.Granted;
-            }
-
-            if (_fleet is not null && _pool.Rendezvous(session.Key, need, host, excluded, now) is { } agreed)
-            {
-                // In a fleet, a new session binds where every worker would bind it (see ProxyPool.Rendezvous).
-                if (!_pool.IsAvailable(agreed, host, excluded, now, spread: false))
-                {
-                    wakeAt = agreed.NextStart > now ? agreed.NextStart : long.MaxValue;
-                    return LeaseResult.Wait;
-                }
-
-                Start(host, now);
-                _pool.OnGranted(agreed, host, probe: false, now);
-                _sessions.OnGranted(session, agreed, now);
-                lease = new DispatchLease(host, agreed);
                 return LeaseResult.Granted;
             }
         }
