@@ -275,6 +275,31 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     [SkippableFact]
+    public async Task PerProxyPacing_HoldsForTheFleet_NotPerWorker()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        await using var proxy = new ForwardProxyServer(new ForwardProxyBehavior());
+        var prefix = $"t{Guid.NewGuid():N}:";
+        string[] proxies = [$"http://127.0.0.1:{proxy.Port}"];
+        await using var a = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 16, proxies, proxyDelay: TimeSpan.FromMilliseconds(100));
+        await using var b = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 16, proxies, proxyDelay: TimeSpan.FromMilliseconds(100));
+        var marker = Guid.NewGuid().ToString("N");
+
+        var runs = new[] { a, b }.Select((w, n) => w.Scheduler.SendAllAsync(Enumerable.Range(0, 20)
+            .Select(i => new ScheduledRequest(new Uri(Server.Hosts[9], $"?m={marker}&w={n}&i={i}")))).ToListAsync().AsTask());
+        var outcomes = (await Task.WhenAll(runs).WaitAsync(TimeSpan.FromMinutes(1))).SelectMany(o => o).ToList();
+
+        outcomes.Should().HaveCount(40).And.OnlyContain(o => o.Response != null && o.Response.IsSuccessStatusCode);
+        var arrivals = Server.Log.Where(l => l.PathAndQuery.Contains(marker, StringComparison.Ordinal)).Select(l => l.At).Order().ToArray();
+        var span = arrivals[^1] - arrivals[0];
+        output.WriteLine($"40 starts through one proxy paced at 100 ms by two workers took {span.TotalSeconds:0.00} s");
+        span.Should().BeGreaterThan(TimeSpan.FromSeconds(3.5), "the fleet keeps 100 ms between two starts through the proxy: 39 gaps, about 3.9 s, not half of it");
+        var gaps = arrivals.Zip(arrivals.Skip(1), (x, y) => y - x).ToList();
+        gaps.Count(g => g < TimeSpan.FromMilliseconds(50)).Should().BeLessThanOrEqualTo(2, "almost no two starts through the proxy come closer than half its delay");
+    }
+
+    [SkippableFact]
     public async Task RateLimit_HoldsForTheFleet_NotPerWorker()
     {
         RealServer.Require("redis-server");
@@ -448,7 +473,7 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     private static Worker Scheduler(int redisPort, string prefix, TimeSpan ttl, int perHost, string[]? proxies = null, RedisUnavailablePolicy policy = RedisUnavailablePolicy.Pause, double? rateLimit = null,
-        string? queue = null, TimeSpan? claimIdle = null, int? perProxy = null)
+        string? queue = null, TimeSpan? claimIdle = null, int? perProxy = null, TimeSpan? proxyDelay = null)
     {
         var services = new ServiceCollection();
         var builder = services.AddProxyScheduler(o =>
@@ -460,6 +485,7 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
                 o.ProxyPool.QuarantineAfter = 1;
                 o.ProxyPool.QuarantineBaseDelay = TimeSpan.FromMinutes(5);
                 o.ProxyPool.MaxConcurrencyPerProxy = perProxy ?? 32;
+                o.ProxyPool.MinDelayPerProxy = proxyDelay ?? TimeSpan.Zero;
             })
             .UseRedis($"127.0.0.1:{redisPort}", o =>
             {

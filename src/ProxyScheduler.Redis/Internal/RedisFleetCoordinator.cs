@@ -98,6 +98,8 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     public void ReturnProxyShares(string proxyId, int count) => Return(Resource.OfProxy(proxyId), count);
 
+    public void WantProxyTokens(string proxyId, double rate) => WantTokens(Resource.OfProxy(proxyId), 1, rate, 1);
+
     private void Want(Resource host, int count, int limit)
     {
         lock (_gate)
@@ -115,11 +117,13 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         Signal();
     }
 
-    public void WantTokens(HostKey host, int count, double rate, int burst)
+    public void WantTokens(HostKey host, int count, double rate, int burst) => WantTokens(Resource.Of(host), count, rate, burst);
+
+    private void WantTokens(Resource resource, int count, double rate, int burst)
     {
         lock (_gate)
         {
-            var leases = Get(Resource.Of(host));
+            var leases = Get(resource);
             leases.TokensWanted = Math.Max(leases.TokensWanted, count);
             leases.Rate = rate;
             leases.Burst = burst;
@@ -585,7 +589,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         {
             foreach (var (host, leases) in _hosts)
             {
-                if (host.IsProxy || leases.TokensWanted <= 0 || leases.NextToken > now)
+                if (leases.TokensWanted <= 0 || leases.NextToken > now)
                 {
                     continue;
                 }
@@ -606,7 +610,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         foreach (var (host, count) in local)
         {
-            _dispatcher!.GrantTokens(host.Host, count);
+            GrantTokens(host, count);
         }
 
         await Task.WhenAll(asks.Select(async a =>
@@ -645,7 +649,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
             if (granted > 0)
             {
-                _dispatcher!.GrantTokens(a.Host.Host, granted);
+                GrantTokens(a.Host, granted);
             }
         })).ConfigureAwait(false);
     }
@@ -913,6 +917,18 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         else
         {
             _dispatcher!.GrantShares(resource.Host, granted, granted, contended, fair);
+        }
+    }
+
+    private void GrantTokens(Resource resource, int count)
+    {
+        if (resource.IsProxy)
+        {
+            _dispatcher!.GrantProxyTokens(resource.Text, count);
+        }
+        else
+        {
+            _dispatcher!.GrantTokens(resource.Host, count);
         }
     }
 

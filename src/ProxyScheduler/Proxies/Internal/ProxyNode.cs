@@ -28,6 +28,15 @@ internal sealed class ProxyNode
     /// <summary>Gets or sets a value indicating whether shares were asked for and not answered yet.</summary>
     public bool FleetWanted { get; set; }
 
+    /// <summary>Gets or sets the start tokens of the fleet's pacing of this proxy this process holds.</summary>
+    public int FleetTokens { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether a token was asked for and not granted yet.</summary>
+    public bool TokensWanted { get; set; }
+
+    /// <summary>Gets a value indicating whether the fleet paces this proxy (a listed proxy with a minimum delay, in a fleet).</summary>
+    public bool FleetPaced => FleetShares is not null && MinDelayTicks > 0 && Parent is null;
+
     /// <summary>Gets or sets when the proxy's shares first exceeded its use; 0 while they do not.</summary>
     public long SurplusSince { get; set; }
 

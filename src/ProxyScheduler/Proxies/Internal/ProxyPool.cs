@@ -120,6 +120,28 @@ internal sealed partial class ProxyPool
         }
     }
 
+    private void AskProxyToken(ProxyNode node)
+    {
+        if (_fleet is { } fleet && !node.TokensWanted && node.State == ProxyHealthState.Healthy)
+        {
+            node.TokensWanted = true;
+            fleet.WantProxyTokens(node.Endpoint.Id, _time.TimestampFrequency / (double)node.MinDelayTicks);
+        }
+    }
+
+    /// <summary>The fleet granted start tokens of a paced proxy.</summary>
+    public bool GrantProxyTokens(string proxyId, int granted)
+    {
+        if (!_byId.TryGetValue(proxyId, out var node))
+        {
+            return false;
+        }
+
+        node.TokensWanted = false;
+        node.FleetTokens += granted;
+        return true;
+    }
+
     /// <summary>The fleet granted shares of a proxy (or took some back: negative).</summary>
     public bool ChangeProxyShares(string proxyId, int delta, bool answer)
     {
@@ -283,6 +305,12 @@ internal sealed partial class ProxyPool
             return false;
         }
 
+        if (node.FleetPaced && node.FleetTokens <= 0)
+        {
+            AskProxyToken(node);
+            return false;
+        }
+
         return true;
     }
 
@@ -325,6 +353,11 @@ internal sealed partial class ProxyPool
         }
 
         node.Attempts++;
+        if (node.FleetPaced)
+        {
+            node.FleetTokens--;
+        }
+
         if (node.MinDelayTicks > 0)
         {
             node.NextStart = now + node.MinDelayTicks;
@@ -402,6 +435,14 @@ internal sealed partial class ProxyPool
             {
                 busy = true;
                 wakeAt = Math.Min(wakeAt, node.NextStart);
+                continue;
+            }
+
+            if (node.FleetPaced && node.FleetTokens <= 0)
+            {
+                // The fleet's pacing of the proxy: a start needs a token from the fleet's bucket.
+                AskProxyToken(node);
+                busy = true;
                 continue;
             }
 

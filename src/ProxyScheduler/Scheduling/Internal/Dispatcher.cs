@@ -427,6 +427,20 @@ internal sealed class Dispatcher : IDisposable
         }
     }
 
+    /// <summary>The fleet granted start tokens of a paced proxy.</summary>
+    public void GrantProxyTokens(string proxyId, int granted)
+    {
+        lock (_lock)
+        {
+            if (!_disposed && _pool is not null && _pool.GrantProxyTokens(proxyId, granted))
+            {
+                var now = _time.GetTimestamp();
+                WakeParked(now);
+                DispatchLocked(now);
+            }
+        }
+    }
+
     /// <summary>The fleet took <paramref name="count"/> shares of a proxy back (their leases expired).</summary>
     public void RevokeProxyShares(string proxyId, int count)
     {

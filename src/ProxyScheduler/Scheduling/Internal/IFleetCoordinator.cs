@@ -27,6 +27,9 @@ internal interface IFleetCoordinator
     /// <summary>A proxy (or gateway account) wants <paramref name="count"/> more shares of its fleet-wide limit <paramref name="limit"/>.</summary>
     void WantProxyShares(string proxyId, int count, int limit);
 
+    /// <summary>A paced proxy wants a start token from the fleet's bucket of <paramref name="rate"/> starts per second (burst 1).</summary>
+    void WantProxyTokens(string proxyId, double rate);
+
     /// <summary>A proxy gives back <paramref name="count"/> shares it does not use.</summary>
     void ReturnProxyShares(string proxyId, int count);
 
