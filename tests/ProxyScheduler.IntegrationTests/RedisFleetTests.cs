@@ -254,6 +254,44 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     [SkippableFact]
+    public async Task ABlockByAHost_SeenByOneWorker_IsHonouredByTheOther()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        await using var blockedProxy = new ForwardProxyServer(new ForwardProxyBehavior { OutgoingAddress = System.Net.IPAddress.Parse("127.0.0.55") });
+        await using var goodProxy = new ForwardProxyServer(new ForwardProxyBehavior { OutgoingAddress = System.Net.IPAddress.Parse("127.0.0.56") });
+        var prefix = $"t{Guid.NewGuid():N}:";
+        string[] proxies = [$"http://127.0.0.1:{blockedProxy.Port}", $"http://127.0.0.1:{goodProxy.Port}"];
+        var blockedId = ProxyEndpoint.Parse(proxies[0]).Id;
+        await using var first = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 4, proxies);
+        await using var second = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(10), perHost: 4, proxies);
+        var target = new Uri(Server.Hosts[8], "block-from/127.0.0.55");
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{redis.Port}");
+        var announced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await admin.GetSubscriber().SubscribeAsync(StackExchange.Redis.RedisChannel.Literal(prefix + "events"), (_, message) =>
+        {
+            if (((string?)message ?? string.Empty).Contains($"|Blocked|{blockedId}|", StringComparison.Ordinal))
+            {
+                announced.TrySetResult();
+            }
+        });
+
+        // The first worker meets the block (403 through the first proxy, then the page through the other).
+        for (var i = 0; i < 20 && blockedProxy.Forwarded == 0; i++)
+        {
+            (await first.Scheduler.SendAsync(new ScheduledRequest(new Uri(target, $"?f={i}")))).StatusCode.Should().Be(System.Net.HttpStatusCode.OK);
+        }
+
+        blockedProxy.Forwarded.Should().BeGreaterThan(0, "the first worker went through the proxy the host blocks");
+        var before = blockedProxy.Forwarded;
+        await announced.Task.WaitAsync(TimeSpan.FromSeconds(2)); // the block is announced to the fleet within about a second
+        var viaSecond = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => second.Scheduler.SendAsync(new ScheduledRequest(new Uri(target, $"?s={i}")))));
+
+        viaSecond.Should().OnlyContain(r => r.StatusCode == System.Net.HttpStatusCode.OK && r.Proxy!.Id != blockedId);
+        blockedProxy.Forwarded.Should().Be(before, "the second worker never sent to the host through the proxy it blocks");
+    }
+
+    [SkippableFact]
     public async Task PerProxyLimit_HoldsForTheFleet_NotPerWorker()
     {
         RealServer.Require("redis-server");
