@@ -276,6 +276,8 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
             }
         });
 
+        await Eventually.TrueAsync(() => second.Coordinator.IsListening, "the second worker listens to the fleet");
+
         // The first worker meets the block (403 through the first proxy, then the page through the other).
         for (var i = 0; i < 20 && blockedProxy.Forwarded == 0; i++)
         {

@@ -71,6 +71,9 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     /// <summary>Gets the Redis round trips made so far (for the benchmark and the tests).</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
+    /// <summary>Gets a value indicating whether this worker listens to the fleet's channel (and read the recorded states).</summary>
+    public bool IsListening => Volatile.Read(ref _subscribed);
+
     /// <summary>Gets a value indicating whether Redis answered the last operation.</summary>
     public bool IsAvailable => Volatile.Read(ref _available);
 
@@ -171,6 +174,11 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
             else if (change.Kind == ProxyFleetEventKind.Reanimated)
             {
                 await db.HashDeleteAsync(_keys.Proxies, change.ProxyId).ConfigureAwait(false);
+            }
+            else if (change.Kind == ProxyFleetEventKind.Blocked && change.Host is { } blockedHost)
+            {
+                // For workers that start (or reconnect) later; expired entries are removed when read.
+                await db.HashSetAsync(_keys.Blocks, $"{change.ProxyId}|{blockedHost}", untilMs).ConfigureAwait(false);
             }
 
             await db.PublishAsync(_keys.Channel, message).ConfigureAwait(false);
@@ -375,9 +383,24 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         {
             await db.Multiplexer.GetSubscriber().SubscribeAsync(_keys.Channel, (_, message) => OnMessage(message)).ConfigureAwait(false);
             var states = await db.HashGetAllAsync(_keys.Proxies).ConfigureAwait(false);
-            Count("subscribe", 2);
+            var blocks = await db.HashGetAllAsync(_keys.Blocks).ConfigureAwait(false);
+            Count("subscribe", 3);
             _subscribed = true;
             Succeeded();
+            var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var entry in blocks)
+            {
+                var parts = ((string)entry.Name!).Split('|');
+                if (parts.Length == 2 && (long)entry.Value > nowMs)
+                {
+                    _dispatcher!.ApplyProxyEvent(new ProxyFleetEvent(ProxyFleetEventKind.Blocked, parts[0], DateTimeOffset.FromUnixTimeMilliseconds((long)entry.Value), parts[1]));
+                }
+                else
+                {
+                    _ = db.HashDeleteAsync(_keys.Blocks, entry.Name, CommandFlags.FireAndForget);
+                }
+            }
+
             foreach (var entry in states)
             {
                 var parts = ((string)entry.Value!).Split('|');

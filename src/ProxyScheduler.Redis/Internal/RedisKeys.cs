@@ -13,6 +13,9 @@ internal sealed class RedisKeys(string prefix)
     /// <summary>Gets the hash of proxy states (quarantined until, retired) by proxy id.</summary>
     public RedisKey Proxies { get; } = prefix + "proxies";
 
+    /// <summary>Gets the hash of blocks of proxies by hosts (<c>proxy id|host</c> → until, ms).</summary>
+    public RedisKey Blocks { get; } = prefix + "blocks";
+
     public RedisKey Leases(Resource resource) => $"{prefix}{resource.Scope}:{resource.Text}:leases";
 
     public RedisKey Wants(Resource resource) => $"{prefix}{resource.Scope}:{resource.Text}:wants";
