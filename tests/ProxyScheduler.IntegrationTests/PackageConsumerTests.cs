@@ -24,6 +24,15 @@ public sealed class PackageConsumerTests(TargetServerFixture fixture) : IClassFi
         {
             var pack = await RunAsync("dotnet", ["pack", Path.Combine(RepositoryRoot, "src", "ProxyScheduler", "ProxyScheduler.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--nologo"], RepositoryRoot);
             pack.Exit.Should().Be(0, pack.Output);
+            var packRedis = await RunAsync("dotnet", ["pack", Path.Combine(RepositoryRoot, "src", "ProxyScheduler.Redis", "ProxyScheduler.Redis.csproj"), "-c", "Release", "-o", feed, $"-p:Version={version}", "--nologo"], RepositoryRoot);
+            packRedis.Exit.Should().Be(0, packRedis.Output);
+            using (var redisPackage = ZipFile.OpenRead(Path.Combine(feed, $"ProxyScheduler.Redis.{version}.nupkg")))
+            {
+                redisPackage.Entries.Select(e => e.FullName).Should().Contain(["lib/net8.0/ProxyScheduler.Redis.dll", "lib/net10.0/ProxyScheduler.Redis.dll", "lib/net10.0/ProxyScheduler.Redis.xml", "README.md"]);
+                using var nuspec = redisPackage.GetEntry("ProxyScheduler.Redis.nuspec")!.Open();
+                var dependencies = XDocument.Load(nuspec).Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => (string)e.Attribute("id")! + " " + (string)e.Attribute("version")!).ToList();
+                dependencies.Should().Contain($"ProxyScheduler {version}").And.Contain(d => d.StartsWith("StackExchange.Redis ", StringComparison.Ordinal));
+            }
 
             // What the package holds: both targets with XML docs, the README, the license expression, the repository; symbols beside it.
             using (var package = ZipFile.OpenRead(Path.Combine(feed, $"ProxyScheduler.{version}.nupkg")))
@@ -62,6 +71,7 @@ public sealed class PackageConsumerTests(TargetServerFixture fixture) : IClassFi
                   </PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="ProxyScheduler" Version="{version}" />
+                    <PackageReference Include="ProxyScheduler.Redis" Version="{version}" />
                     <PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="10.0.0" />
                   </ItemGroup>
                 </Project>
@@ -72,7 +82,12 @@ public sealed class PackageConsumerTests(TargetServerFixture fixture) : IClassFi
                 using ProxyScheduler.Proxies;
 
                 var services = new ServiceCollection();
-                services.AddProxyScheduler(o => o.DefaultHost.MaxConcurrency = 2).AddProxies(args[1]);
+                var builder = services.AddProxyScheduler(o => o.DefaultHost.MaxConcurrency = 2).AddProxies(args[1]);
+                if (args.Length > 2)
+                {
+                    builder.UseRedis(args[2]);   // distributed mode, from the ProxyScheduler.Redis package (not run here)
+                }
+
                 await using var provider = services.BuildServiceProvider();
                 var scheduler = provider.GetRequiredService<IRequestScheduler>();
                 var requests = Enumerable.Range(0, 20).Select(i => new ScheduledRequest(new Uri(new Uri(args[0]), $"?i={i}"))
@@ -103,10 +118,13 @@ public sealed class PackageConsumerTests(TargetServerFixture fixture) : IClassFi
         finally
         {
             Directory.Delete(work, recursive: true);
-            var cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), "proxyscheduler", version);
-            if (Directory.Exists(cached))
+            foreach (var id in new[] { "proxyscheduler", "proxyscheduler.redis" })
             {
-                Directory.Delete(cached, recursive: true);
+                var cached = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"), id, version);
+                if (Directory.Exists(cached))
+                {
+                    Directory.Delete(cached, recursive: true);
+                }
             }
         }
     }
