@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -64,16 +63,12 @@ public sealed partial class GatewayProxyServer : LoopbackTcpServer
                     return;
                 }
 
-                var lines = head.Split("\r\n");
-                var requestLine = lines[0].Split(' ');
-                var headers = lines.Skip(1).Where(l => l.Contains(':', StringComparison.Ordinal))
-                    .Select(l => (Name: l[..l.IndexOf(':', StringComparison.Ordinal)].Trim(), Value: l[(l.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim())).ToList();
-                var length = headers.Where(h => h.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)).Select(h => int.Parse(h.Value, CultureInfo.InvariantCulture)).FirstOrDefault();
-                var body = length > 0 ? await reader.ReadBodyAsync(length, Stopping).ConfigureAwait(false) : [];
-                var auth = headers.FirstOrDefault(h => h.Name.Equals("Proxy-Authorization", StringComparison.OrdinalIgnoreCase)).Value;
+                var (method, target, headers) = HttpMessageReader.Parse(head);
+                var body = HttpMessageReader.ContentLength(headers) is > 0 and var length ? await reader.ReadBodyAsync(length, Stopping).ConfigureAwait(false) : [];
+                var auth = HttpMessageReader.Header(headers, "Proxy-Authorization");
                 if (auth is null || !auth.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
                 {
-                    await WriteAsync(stream, 407, "Proxy Authentication Required", [("Proxy-Authenticate", "Basic realm=\"gateway\"")], []).ConfigureAwait(false);
+                    await HttpMessageReader.WriteResponseAsync(stream, 407, "Proxy Authentication Required", [("Proxy-Authenticate", "Basic realm=\"gateway\"")], []).ConfigureAwait(false);
                     continue;
                 }
 
@@ -82,7 +77,7 @@ public sealed partial class GatewayProxyServer : LoopbackTcpServer
                 var password = credentials[(credentials.IndexOf(':', StringComparison.Ordinal) + 1)..];
                 if (password != Password)
                 {
-                    await WriteAsync(stream, 407, "Proxy Authentication Required", [("Proxy-Authenticate", "Basic realm=\"gateway\"")], []).ConfigureAwait(false);
+                    await HttpMessageReader.WriteResponseAsync(stream, 407, "Proxy Authentication Required", [("Proxy-Authenticate", "Basic realm=\"gateway\"")], []).ConfigureAwait(false);
                     continue;
                 }
 
@@ -90,14 +85,14 @@ public sealed partial class GatewayProxyServer : LoopbackTcpServer
                 var session = SessionPattern().Match(user) is { Success: true } m ? m.Groups[1].Value : null;
                 if (session is not null && _killed.ContainsKey(session))
                 {
-                    await WriteAsync(stream, 502, "Bad Gateway", [], "session expired"u8.ToArray()).ConfigureAwait(false);
+                    await HttpMessageReader.WriteResponseAsync(stream, 502, "Bad Gateway", [], "session expired"u8.ToArray()).ConfigureAwait(false);
                     continue;
                 }
 
                 var label = session is null
                     ? $"rotating-{Interlocked.Increment(ref _labelsIssued)}"
                     : _labels.GetOrAdd(session, _ => $"exit-{Interlocked.Increment(ref _labelsIssued)}");
-                using var forward = new HttpRequestMessage(new HttpMethod(requestLine[0]), requestLine[1]);
+                using var forward = new HttpRequestMessage(new HttpMethod(method), target);
                 forward.Headers.TryAddWithoutValidation("X-Exit-Label", label);
                 if (body.Length > 0)
                 {
@@ -106,7 +101,7 @@ public sealed partial class GatewayProxyServer : LoopbackTcpServer
 
                 using var response = await _forward.SendAsync(forward, Stopping).ConfigureAwait(false);
                 var content = await response.Content.ReadAsByteArrayAsync(Stopping).ConfigureAwait(false);
-                await WriteAsync(stream, (int)response.StatusCode, response.ReasonPhrase ?? "OK", [("X-Exit-Label", label)], content).ConfigureAwait(false);
+                await HttpMessageReader.WriteResponseAsync(stream, (int)response.StatusCode, response.ReasonPhrase ?? "OK", [("X-Exit-Label", label)], content).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
@@ -118,7 +113,4 @@ public sealed partial class GatewayProxyServer : LoopbackTcpServer
             client.Dispose();
         }
     }
-
-    private static Task WriteAsync(NetworkStream stream, int status, string reason, IEnumerable<(string Name, string Value)> headers, byte[] body) =>
-        HttpMessageReader.WriteResponseAsync(stream, status, reason, headers, body);
 }

@@ -935,11 +935,11 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     {
         if (resource.IsProxy)
         {
-            _dispatcher!.GrantProxyShares(resource.Text, granted, contended, fair);
+            _dispatcher!.GrantProxyShares(resource.Text, granted);
         }
         else
         {
-            _dispatcher!.GrantShares(resource.Host, granted, granted, contended, fair);
+            _dispatcher!.GrantShares(resource.Host, granted, contended, fair);
         }
     }
 

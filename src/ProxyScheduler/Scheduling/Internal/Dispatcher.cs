@@ -367,11 +367,11 @@ internal sealed class Dispatcher : IDisposable
     }
 
     /// <summary>
-    /// The fleet granted <paramref name="granted"/> of the <paramref name="requested"/> shares the host asked for;
+    /// The fleet granted <paramref name="granted"/> of the shares the host asked for (the rest stay asked for);
     /// <paramref name="contended"/> says whether other processes wait for its shares, <paramref name="fairShare"/> how
-    /// many this process should keep then.
+    /// many this process should keep then (0: unknown, the last known one stays).
     /// </summary>
-    public void GrantShares(HostKey key, int granted, int requested, bool contended, int fairShare)
+    public void GrantShares(HostKey key, int granted, bool contended, int fairShare)
     {
         lock (_lock)
         {
@@ -385,14 +385,14 @@ internal sealed class Dispatcher : IDisposable
                 return;
             }
 
-            host.SharesWanted = Math.Max(0, host.SharesWanted - requested);
+            host.SharesWanted = Math.Max(0, host.SharesWanted - granted);
             host.Shares += granted;
             host.Contended = contended;
             if (fairShare > 0)
             {
-                // 0: unknown (a share handed over by another worker); the last known fair share stays.
                 host.FairShare = fairShare;
             }
+
             var now = _time.GetTimestamp();
             ReturnSpareShares(host, now);
             Schedule(host, now);
@@ -402,10 +402,8 @@ internal sealed class Dispatcher : IDisposable
     }
 
     /// <summary>The fleet granted <paramref name="granted"/> shares of a proxy's (or gateway account's) limit.</summary>
-    public void GrantProxyShares(string proxyId, int granted, bool contended, int fairShare)
+    public void GrantProxyShares(string proxyId, int granted)
     {
-        _ = contended;
-        _ = fairShare;
         lock (_lock)
         {
             if (_disposed || _pool is null)
