@@ -51,7 +51,19 @@ public sealed class HostSnapshot
     /// </summary>
     public int? FleetShares { get; init; }
 
+    /// <summary>
+    /// Gets, while the host is judged down (its attempts failed through several proxies, or directly; see
+    /// <see cref="HostHealthOptions"/>), the end of its current break, after which one probe goes; <see langword="null"/> while it is up.
+    /// </summary>
+    public DateTimeOffset? DownUntil { get; init; }
+
+    /// <summary>Gets, while the host is down, what its failures were; <see langword="null"/> while it is up.</summary>
+    public string? DownReason { get; init; }
+
+    /// <summary>Gets, while the host's queued requests find no proxy available (quarantined, retired or resting for the host), since when; <see langword="null"/> otherwise.</summary>
+    public DateTimeOffset? WaitingForProxySince { get; init; }
+
     /// <summary>Describes the host's counts.</summary>
     /// <returns>The description.</returns>
-    public override string ToString() => $"{Host}: {InFlight}/{MaxConcurrency} in flight, {Queued} queued";
+    public override string ToString() => $"{Host}: {InFlight}/{MaxConcurrency} in flight, {Queued} queued{(DownUntil is null ? string.Empty : ", down")}{(WaitingForProxySince is null ? string.Empty : ", waiting for a proxy")}";
 }

@@ -96,6 +96,9 @@ public sealed class ProxySchedulerOptions
     /// <summary>Gets or sets the robots.txt support (off by default).</summary>
     public Politeness.RobotsOptions Robots { get; set; } = new();
 
+    /// <summary>Gets or sets when a host is judged down or too slow, and how it is probed and brought back.</summary>
+    public HostHealthOptions HostHealth { get; set; } = new();
+
     /// <summary>Gets or sets the options post-processing pipelines start from: degree of parallelism, capacity, ordering.</summary>
     public Processing.PostProcessingOptions PostProcessing { get; set; } = new();
 }

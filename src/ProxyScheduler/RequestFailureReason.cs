@@ -50,4 +50,11 @@ public enum RequestFailureReason
     /// while the request waited for a share of its host's limit. The request was not sent.
     /// </summary>
     CoordinationUnavailable,
+
+    /// <summary>
+    /// The request's host was judged down (its attempts failed through several proxies, or directly, see
+    /// <see cref="HostHealthOptions"/>) and stayed down longer than <see cref="HostHealthOptions.MaxWait"/> while the
+    /// request waited for it. The message says what the failures were and when the next probe is due.
+    /// </summary>
+    HostUnavailable,
 }

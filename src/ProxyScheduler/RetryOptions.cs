@@ -16,8 +16,10 @@ public sealed class RetryOptions
     public int MaxRetries { get; set; } = SchedulerDefaults.MaxRetries;
 
     /// <summary>
-    /// Gets or sets the most retries after proxy failures and blocks, each on a different proxy, without delay; counted
-    /// apart from <see cref="MaxRetries"/>, which counts retries after target failures and throttling.
+    /// Gets or sets the most retries after proxy failures and blocks, counted apart from <see cref="MaxRetries"/>, which
+    /// counts retries after target failures and throttling. Every retry prefers a proxy the request has not tried: at
+    /// once after a proxy failure; once every proxy able to serve has failed the request, the least recently failed one
+    /// serves again after the backoff (a blocked request is retried only on an untried proxy).
     /// </summary>
     /// <value>The default value is 5.</value>
     [Range(0, SchedulerDefaults.MaxRetriesUpperBound)]

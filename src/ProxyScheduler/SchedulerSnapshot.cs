@@ -38,4 +38,17 @@ public sealed class SchedulerSnapshot
 
     /// <summary>Gets the sessions held by the session store (bound to a proxy identity or waiting for their next request).</summary>
     public int Sessions { get; init; }
+
+    /// <summary>Gets how many hosts are judged down now (see <see cref="HostSnapshot.DownUntil"/>).</summary>
+    public int HostsDown { get; init; }
+
+    /// <summary>Gets how many queued requests wait because no proxy able to serve them is available (quarantined, retired, or resting for their host; not merely busy).</summary>
+    public int WaitingForProxy { get; init; }
+
+    /// <summary>
+    /// Gets, while requests wait for a proxy, what they wait for: how many proxies could serve, how many are quarantined
+    /// and why, and when the next probe is due (for example <c>2 proxies can serve 'any'; 2 quarantined (2 connection
+    /// refused); next probe in 8 s</c>); <see langword="null"/> when nothing waits for a proxy.
+    /// </summary>
+    public string? WaitingForProxyReason { get; init; }
 }

@@ -15,4 +15,14 @@ public interface IResponseClassifier
     /// <param name="context">The attempt's response or exception.</param>
     /// <returns>The class.</returns>
     ResponseClass Classify(in ResponseClassificationContext context);
+
+    /// <summary>
+    /// Says whom an attempt that was not a success blames (see <see cref="AttemptBlame"/>): the proxy, the (proxy, host)
+    /// pair, or the host. The default implementation is <see cref="DefaultResponseClassifier.DefaultBlame"/>; override it
+    /// when a custom classifier knows better (a provider's own error page, say).
+    /// </summary>
+    /// <param name="context">The attempt's response or exception.</param>
+    /// <param name="responseClass">What <see cref="Classify"/> made of it.</param>
+    /// <returns>Whom the attempt blames; <see cref="AttemptBlame.None"/> for a success.</returns>
+    AttemptBlame Blame(in ResponseClassificationContext context, ResponseClass responseClass) => DefaultResponseClassifier.DefaultBlame(in context, responseClass);
 }

@@ -63,8 +63,17 @@ public sealed class ProxyPoolOptions
     public TimeSpan HealthHalfLife { get; set; } = ProxyPoolDefaults.HealthHalfLife;
 
     /// <summary>Gets or sets what a request does when every proxy able to serve it is quarantined.</summary>
-    /// <value>The default value is <see cref="ProxyUnavailableBehavior.Wait"/> (bounded by the request's deadline).</value>
+    /// <value>The default value is <see cref="ProxyUnavailableBehavior.Wait"/> (bounded by <see cref="MaxWaitForProxy"/> and the request's deadline).</value>
     public ProxyUnavailableBehavior WhenUnavailable { get; set; } = ProxyUnavailableBehavior.Wait;
+
+    /// <summary>
+    /// Gets or sets how long a request waits while no proxy able to serve it is available (all quarantined, retired, or
+    /// blocked by its host; merely busy proxies do not count). Past it the request fails with
+    /// <see cref="RequestFailureReason.ProxiesUnavailable"/> and a message that says how many proxies could serve it, how
+    /// many are quarantined and why, and when the next probe is due. <see cref="Timeout.InfiniteTimeSpan"/> waits forever.
+    /// </summary>
+    /// <value>The default value is 1 minute.</value>
+    public TimeSpan MaxWaitForProxy { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// Gets or sets the share of quarantined proxies at which the pool declares a provider-wide outage: dispatch through

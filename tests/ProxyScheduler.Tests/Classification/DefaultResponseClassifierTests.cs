@@ -64,14 +64,53 @@ public sealed class DefaultResponseClassifierTests
     }
 
     [Fact]
-    public void Classify_ExceptionsThroughAProxy_AreProxyFailures()
+    public void Classify_FailuresReachingTheProxy_AreProxyFailures_ThoseAfterItTargetFailures()
     {
         var sut = CreateSut();
         Classify(sut, new HttpRequestException(HttpRequestError.ProxyTunnelError, "tunnel")).Should().Be(ResponseClass.ProxyFailure);
         Classify(sut, new HttpRequestException(HttpRequestError.ConnectionError, "refused")).Should().Be(ResponseClass.ProxyFailure);
-        Classify(sut, new IOException("reset")).Should().Be(ResponseClass.ProxyFailure);
-        Classify(sut, new TimeoutException("attempt timeout")).Should().Be(ResponseClass.ProxyFailure);
+        Classify(sut, new HttpRequestException(HttpRequestError.NameResolutionError, "no such proxy")).Should().Be(ResponseClass.ProxyFailure);
+        Classify(sut, new IOException("reset")).Should().Be(ResponseClass.TargetFailure, "issue 16: a reset after the proxy took the request is not the proxy's by itself");
+        Classify(sut, new HttpRequestException(HttpRequestError.ResponseEnded, "ended")).Should().Be(ResponseClass.TargetFailure);
+        Classify(sut, new TimeoutException("attempt timeout")).Should().Be(ResponseClass.TargetFailure, "issue 16: a slow site is not the proxy's fault");
         Classify(sut, new InvalidOperationException("a bug")).Should().Be(ResponseClass.Fatal);
+    }
+
+    private static AttemptBlame Blame(HttpStatusCode? status, Exception? exception, bool proxied = true, Action<HttpResponseMessage>? configure = null)
+    {
+        var sut = CreateSut();
+        using var response = new HttpResponseMessage(status ?? HttpStatusCode.OK);
+        configure?.Invoke(response);
+        var context = new ResponseClassificationContext(Target, proxied ? Proxy : null, status, status is null ? null : response.Headers, ReadOnlyMemory<byte>.Empty, exception);
+        IResponseClassifier classifier = sut;
+        return classifier.Blame(in context, sut.Classify(in context));
+    }
+
+    [Fact]
+    public void Blame_ThroughAProxy_FollowsTheEvidence()
+    {
+        Blame(HttpStatusCode.OK, null).Should().Be(AttemptBlame.None);
+        Blame(HttpStatusCode.ProxyAuthenticationRequired, null).Should().Be(AttemptBlame.Proxy);
+        Blame(HttpStatusCode.Unauthorized, null, configure: r => r.Headers.ProxyAuthenticate.ParseAdd("Basic realm=\"proxy\"")).Should().Be(AttemptBlame.Proxy);
+        Blame(null, new HttpRequestException(HttpRequestError.ConnectionError, "refused")).Should().Be(AttemptBlame.Proxy);
+        Blame(null, new HttpRequestException(HttpRequestError.ProxyTunnelError, "The proxy tunnel request to proxy 'http://10.0.0.1:8080/' failed with status code '407'."))
+            .Should().Be(AttemptBlame.Proxy, "the proxy refused us");
+        Blame(null, new HttpRequestException(HttpRequestError.ProxyTunnelError, "The proxy tunnel request to proxy 'http://10.0.0.1:8080/' failed with status code '502'."))
+            .Should().Be(AttemptBlame.ProxyAndHost, "the proxy could not reach the host");
+        Blame(HttpStatusCode.BadGateway, null).Should().Be(AttemptBlame.ProxyAndHost);
+        Blame(HttpStatusCode.Forbidden, null).Should().Be(AttemptBlame.ProxyAndHost, "a block is between the proxy and the host");
+        Blame(null, new TimeoutException("attempt timeout")).Should().Be(AttemptBlame.Host);
+        Blame(null, new IOException("reset")).Should().Be(AttemptBlame.Host);
+        Blame(HttpStatusCode.InternalServerError, null).Should().Be(AttemptBlame.Host);
+        Blame(HttpStatusCode.TooManyRequests, null).Should().Be(AttemptBlame.Host);
+    }
+
+    [Fact]
+    public void Blame_WithoutAProxy_IsAlwaysTheHosts()
+    {
+        Blame(null, new HttpRequestException(HttpRequestError.ConnectionError, "refused"), proxied: false).Should().Be(AttemptBlame.Host);
+        Blame(HttpStatusCode.BadGateway, null, proxied: false).Should().Be(AttemptBlame.Host);
+        Blame(HttpStatusCode.OK, null, proxied: false).Should().Be(AttemptBlame.None);
     }
 
     [Fact]

@@ -19,6 +19,7 @@ public sealed class ConfigurationDocsTests
         Add(data, "## `SessionOptions`", new ProxyScheduler.Proxies.Sessions.SessionOptions());
         Add(data, "## `PostProcessingOptions`", new ProxyScheduler.Processing.PostProcessingOptions());
         Add(data, "## `RobotsOptions`", new ProxyScheduler.Politeness.RobotsOptions());
+        Add(data, "## `HostHealthOptions`", new HostHealthOptions());
         Add(data, "## `RedisOptions`", new ProxyScheduler.Redis.RedisOptions());
         Add(data, "## `RedisWorkQueueOptions`", new ProxyScheduler.Redis.RedisWorkQueueOptions());
 
@@ -105,6 +106,7 @@ public sealed class ConfigurationDocsTests
         ("## `SessionOptions`", typeof(ProxyScheduler.Proxies.Sessions.SessionOptions)),
         ("## `PostProcessingOptions`", typeof(ProxyScheduler.Processing.PostProcessingOptions)),
         ("## `RobotsOptions`", typeof(ProxyScheduler.Politeness.RobotsOptions)),
+        ("## `HostHealthOptions`", typeof(HostHealthOptions)),
         ("## `RedisOptions`", typeof(ProxyScheduler.Redis.RedisOptions)),
         ("## `RedisWorkQueueOptions`", typeof(ProxyScheduler.Redis.RedisWorkQueueOptions)),
     ];
@@ -131,7 +133,7 @@ public sealed class ConfigurationDocsTests
     [Fact]
     public void ConfigurationReference_HasNoOptionThatTheCodeLacks()
     {
-        var known = new[] { typeof(ProxySchedulerOptions), typeof(HostOptions), typeof(RetryOptions), typeof(ProxyScheduler.Proxies.ProxyPoolOptions), typeof(ProxyScheduler.Classification.ClassificationOptions), typeof(ProxyScheduler.Proxies.Sessions.SessionOptions), typeof(ProxyScheduler.Processing.PostProcessingOptions), typeof(ProxyScheduler.Politeness.RobotsOptions), typeof(ProxyScheduler.Redis.RedisOptions), typeof(ProxyScheduler.Redis.RedisWorkQueueOptions) }
+        var known = new[] { typeof(ProxySchedulerOptions), typeof(HostOptions), typeof(RetryOptions), typeof(ProxyScheduler.Proxies.ProxyPoolOptions), typeof(ProxyScheduler.Classification.ClassificationOptions), typeof(ProxyScheduler.Proxies.Sessions.SessionOptions), typeof(ProxyScheduler.Processing.PostProcessingOptions), typeof(ProxyScheduler.Politeness.RobotsOptions), typeof(HostHealthOptions), typeof(ProxyScheduler.Redis.RedisOptions), typeof(ProxyScheduler.Redis.RedisWorkQueueOptions) }
             .SelectMany(t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance)).Select(p => p.Name).ToHashSet();
         var section = string.Empty;
         foreach (var line in Doc.Split('\n'))

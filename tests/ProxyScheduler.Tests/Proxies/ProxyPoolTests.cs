@@ -78,7 +78,7 @@ public sealed class ProxyPoolTests
     }
 
     [Fact]
-    public async Task SendAsync_EveryProxyFails_EndsWithProxyFailureAfterTryingEachOnce()
+    public async Task SendAsync_EveryProxyFails_TriesEachOnceThenReusesTheLeastRecentlyFailedWithinTheBudget()
     {
         using var sut = CreateSut(configure: o => o.ProxyPool.QuarantineAfter = 100);
         sut.Behavior = (_, _) => Refused();
@@ -86,9 +86,12 @@ public sealed class ProxyPoolTests
         var failure = await FluentActions.Awaiting(() => sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/")))
             .Should().ThrowAsync<RequestFailedException>();
 
-        failure.Which.Reason.Should().Be(RequestFailureReason.ProxyFailure, "with no other proxy left, the last failure stands");
+        failure.Which.Reason.Should().Be(RequestFailureReason.ProxyFailure, "the proxy budget ran out");
         failure.Which.Message.Should().Contain("ConnectionError");
-        failure.Which.ProxiesTried.Should().BeEquivalentTo([P1.Id, P2.Id, P3.Id]);
+        var tried = failure.Which.ProxiesTried;
+        tried.Should().HaveCount(6, "the first attempt and Retry:MaxProxyRetries (5) retries");
+        tried.Take(3).Should().BeEquivalentTo([P1.Id, P2.Id, P3.Id], "untried proxies come first");
+        tried.Skip(3).Should().Equal(tried.Take(3), "then the least recently failed one serves again (issue 16: retries use their budget)");
         sut.Direct.Count.Should().Be(0, "no failure ever sends proxied traffic directly");
     }
 

@@ -68,7 +68,7 @@ public sealed class ProxyScoringTests : IDisposable
 
         Attempt(sut, shop, ResponseClass.Blocked);
 
-        sut.TrySelect(ProxyRequirement.Any, shop, null, _time.GetTimestamp(), out _, out _, out var wakeAt).Should().Be(ProxyVerdict.Busy, "blocked for that host");
+        sut.TrySelect(ProxyRequirement.Any, shop, null, _time.GetTimestamp(), out _, out _, out var wakeAt).Should().Be(ProxyVerdict.Blocked, "blocked for that host");
         _time.GetElapsedTime(_time.GetTimestamp(), wakeAt).Should().Be(TimeSpan.FromMinutes(5), "the host is woken when the block ends");
         Score(sut, news).Should().Be(1.0, "a block by one host says nothing about the others");
         Score(sut, shop).Should().BeApproximately(0.8, 0.001);

@@ -60,6 +60,7 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
         }
 
         ValidateProxies(errors, options);
+        ValidateHostHealth(errors, options.HostHealth);
 
         if (options.Robots is null)
         {
@@ -179,6 +180,11 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
             Range(errors, "ProxyPool:OutageMinProxies", pool.OutageMinProxies, 1, 1_000_000);
             Range(errors, "ProxyPool:MaxProxies", pool.MaxProxies, 1, 10_000_000);
             Range(errors, "ProxyPool:MaxHostHealthEntries", pool.MaxHostHealthEntries, 16, 100_000_000);
+            if (pool.MaxWaitForProxy != Timeout.InfiniteTimeSpan)
+            {
+                Range(errors, "ProxyPool:MaxWaitForProxy", pool.MaxWaitForProxy, TimeSpan.FromMilliseconds(1), SchedulerDefaults.MaxTimeout);
+            }
+
             if (!Enum.IsDefined(pool.WhenUnavailable))
             {
                 errors.Add($"{_prefix}:ProxyPool:WhenUnavailable must be Wait or FailFast; it was {pool.WhenUnavailable}.");
@@ -223,6 +229,28 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
             {
                 Range(errors, "Classification:BlockStatusCodes", code, 100, 599);
             }
+        }
+    }
+
+    private void ValidateHostHealth(List<string> errors, HostHealthOptions? health)
+    {
+        if (health is null)
+        {
+            errors.Add($"{_prefix}:HostHealth must not be null.");
+            return;
+        }
+
+        Range(errors, "HostHealth:FailureThreshold", health.FailureThreshold, 0, 1000);
+        Range(errors, "HostHealth:BreakDuration", health.BreakDuration, TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(1));
+        Range(errors, "HostHealth:MaxBreakDuration", health.MaxBreakDuration, TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(1));
+        if (health.MaxBreakDuration < health.BreakDuration)
+        {
+            errors.Add($"{_prefix}:HostHealth:MaxBreakDuration ({Format(health.MaxBreakDuration)}) must be at least {_prefix}:HostHealth:BreakDuration ({Format(health.BreakDuration)}).");
+        }
+
+        if (health.MaxWait != Timeout.InfiniteTimeSpan)
+        {
+            Range(errors, "HostHealth:MaxWait", health.MaxWait, TimeSpan.FromMilliseconds(1), SchedulerDefaults.MaxTimeout);
         }
     }
 

@@ -54,6 +54,8 @@ internal sealed class ProxyPoolHealthCheck : IHealthCheck
             ["requests.queued"] = snapshot.Queued,
             ["requests.in_flight"] = snapshot.InFlight,
             ["sessions"] = snapshot.Sessions,
+            ["requests.waiting_for_proxy"] = snapshot.WaitingForProxy,
+            ["hosts.down"] = snapshot.HostsDown,
         };
 
         var total = healthy + quarantined + retired;
@@ -68,11 +70,24 @@ internal sealed class ProxyPoolHealthCheck : IHealthCheck
             var why = total == 0
                 ? "The proxy pool is empty: no proxy can serve a request."
                 : string.Create(CultureInfo.InvariantCulture, $"No proxy can serve: 0 of {total} healthy ({quarantined} quarantined, {retired} retired).");
+            if (snapshot.WaitingForProxyReason is { } reason)
+            {
+                why += string.Create(CultureInfo.InvariantCulture, $" {snapshot.WaitingForProxy} requests wait for a proxy: {reason}.");
+            }
+
             return Task.FromResult(new HealthCheckResult(context.Registration.FailureStatus, why, data: data));
         }
 
         var share = (double)healthy / total;
         var description = string.Create(CultureInfo.InvariantCulture, $"{healthy} of {total} proxies healthy ({share:P0}); {quarantined} quarantined, {retired} retired.");
+        if (snapshot.WaitingForProxy > 0)
+        {
+            // Some proxies are healthy, but not for every waiting request (blocked by its host, or a requirement only
+            // quarantined ones meet): degraded, and it says why.
+            description += string.Create(CultureInfo.InvariantCulture, $" {snapshot.WaitingForProxy} requests wait for a proxy: {snapshot.WaitingForProxyReason}.");
+            return Task.FromResult(HealthCheckResult.Degraded(description, data: data));
+        }
+
         return Task.FromResult(share < _options.DegradedBelow
             ? HealthCheckResult.Degraded(description, data: data)
             : HealthCheckResult.Healthy(description, data));

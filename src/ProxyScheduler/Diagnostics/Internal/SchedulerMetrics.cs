@@ -34,6 +34,8 @@ internal sealed class SchedulerMetrics : IDisposable
         Attempts = _meter.CreateCounter<long>("proxyscheduler.attempts", "{attempt}", "Attempts ended, by proxy id (or direct) and response class.");
         ProxyStateChanges = _meter.CreateCounter<long>("proxyscheduler.proxy.state_changes", "{change}", "Proxies quarantined, reanimated, retired or drained, by proxy id and new state.");
         ProxyQuarantines = _meter.CreateCounter<long>("proxyscheduler.proxy.quarantines", "{quarantine}", "Proxies put in quarantine, by proxy id.");
+        HostsDown = _meter.CreateCounter<long>("proxyscheduler.hosts.marked_down", "{host}", "Hosts judged down (their attempts failed through several proxies or directly); no host tag.");
+        ProxyPairFailures = _meter.CreateCounter<long>("proxyscheduler.proxy.pair_failures", "{failure}", "Target failures through a proxy that other proxies' answers from the same host charge to that proxy with that host, by proxy id.");
         ProxyBlocks = _meter.CreateCounter<long>("proxyscheduler.proxy.blocks", "{block}", "Blocks of a proxy by a host, by proxy id.");
         RequestsStarted = _meter.CreateCounter<long>("proxyscheduler.requests.started", "{request}", "Requests admitted, by HTTP method.");
         RequestsCompleted = _meter.CreateCounter<long>("proxyscheduler.requests.completed", "{request}", "Requests ended, by outcome (response, failed, canceled), status code and error type.");
@@ -73,6 +75,7 @@ internal sealed class SchedulerMetrics : IDisposable
     {
         _meter.CreateObservableGauge("proxyscheduler.host.queue.depth", () => measure(static h => h.Count + h.Held), "{request}", "Attempts waiting for the host, per allow-listed host.");
         _meter.CreateObservableGauge("proxyscheduler.host.requests.in_flight", () => measure(static h => h.InFlight), "{attempt}", "Attempts in flight to the host, per allow-listed host.");
+        _meter.CreateObservableGauge("proxyscheduler.host.is_down", () => measure(static h => h.Circuit is { IsDown: true } ? 1 : 0), "{host}", "1 while the host is judged down (its circuit open or probing), per allow-listed host.");
         _meter.CreateObservableGauge("proxyscheduler.host.concurrency.limit", () => measure(static h => h.Limit), "{attempt}", "The host's concurrency limit now (the adaptive one when it adapts), per allow-listed host.");
     }
 
@@ -83,6 +86,17 @@ internal sealed class SchedulerMetrics : IDisposable
     public Counter<long> ProxyQuarantines { get; }
 
     public Counter<long> ProxyBlocks { get; }
+
+    public Counter<long> HostsDown { get; }
+
+    public Counter<long> ProxyPairFailures { get; }
+
+    /// <summary>Registers the gauges of what requests wait for: hosts down, requests waiting for a proxy.</summary>
+    public void ObserveWaits(Func<(int HostsDown, int WaitingForProxy)> waits)
+    {
+        _meter.CreateObservableGauge("proxyscheduler.hosts.down", () => waits().HostsDown, "{host}", "Hosts judged down now.");
+        _meter.CreateObservableGauge("proxyscheduler.requests.waiting_for_proxy", () => waits().WaitingForProxy, "{request}", "Requests waiting because no proxy able to serve them is available (quarantined, blocked or retired), not merely busy.");
+    }
 
     public void Dispose()
     {

@@ -138,6 +138,9 @@ internal sealed class HostHealthStore
 
         public long BlockedUntil { get; set; }
 
+        /// <summary>Gets or sets the target failures through the proxy that other proxies' answers from the host contradicted, since the pair's last success.</summary>
+        public int PairFailures { get; set; }
+
         public bool Used { get; set; }
     }
 }

@@ -90,5 +90,26 @@ internal sealed class ProxyNode
     /// <summary>Gets or sets the number of latency samples taken (capped), to tell a first sample from the rest.</summary>
     public int LatencySamples { get; set; }
 
+    /// <summary>Gets or sets how many different hosts saw contradicted target failures through this proxy in a row (since its last success).</summary>
+    public int PairFailureHosts { get; set; }
+
+    /// <summary>Gets or sets the host of the proxy's last contradicted target failure.</summary>
+    public Scheduling.Internal.HostKey LastPairFailureHost { get; set; }
+
+    /// <summary>Gets or sets what the proxy's last failure blamed on it looked like (for the explanation of a wait).</summary>
+    public Classification.Internal.FailureKind LastFailure { get; set; }
+
+    /// <summary>Gets or sets the failures blamed on the proxy itself, over its life.</summary>
+    public long ProxyBlamed { get; set; }
+
+    /// <summary>Gets or sets the target failures through the proxy charged to the (proxy, host) pair, over its life.</summary>
+    public long PairBlamed { get; set; }
+
+    /// <summary>Gets or sets the target failures through the proxy charged to the host (the proxy not blamed), over its life.</summary>
+    public long HostBlamed { get; set; }
+
+    /// <summary>Gets or sets the attempts through the proxy the target answered (any status), over its life.</summary>
+    public long Answered { get; set; }
+
     public override string ToString() => Endpoint.ToString();
 }

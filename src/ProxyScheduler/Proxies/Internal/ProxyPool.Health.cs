@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using ProxyScheduler.Classification;
+using ProxyScheduler.Classification.Internal;
 using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler.Proxies.Internal;
@@ -11,7 +12,7 @@ internal sealed partial class ProxyPool
     /// Gives a proxy permit back and learns from the attempt: <paramref name="outcome"/> is <see langword="null"/> when the
     /// attempt was canceled (caller, deadline, disposal), which never counts against the proxy.
     /// </summary>
-    public void OnReleased(ProxyNode node, HostState host, bool probe, ResponseClass? outcome, long latencyTicks, long now)
+    public void OnReleased(ProxyNode node, HostState host, bool probe, ResponseClass? outcome, long latencyTicks, long now, AttemptVerdict verdict = default, bool contradicted = false)
     {
         node.InFlight--;
         if (node.Parent is { } owner)
@@ -42,9 +43,31 @@ internal sealed partial class ProxyPool
             node.ProbeInFlight = false;
         }
 
+        var blame = outcome is null ? AttemptBlame.None
+            : verdict.Blame == AttemptBlame.None && outcome == ResponseClass.ProxyFailure ? AttemptBlame.Proxy // a caller without a verdict
+            : verdict.Blame;
+        var neutral = false;
+        if (outcome is not null and not (ResponseClass.Blocked or ResponseClass.Throttled) && blame is AttemptBlame.Host or AttemptBlame.ProxyAndHost
+            && verdict.Kind != FailureKind.TargetStatus)
+        {
+            // A failure after the proxy took the request: the host's matter, unless other proxies reach the host (then
+            // the pair's, and the proxy's when that spreads over several hosts).
+            neutral = true;
+            if (contradicted && PairFailure(node, host.Key, now))
+            {
+                blame = AttemptBlame.Proxy;
+                neutral = false;
+            }
+            else if (!contradicted)
+            {
+                node.HostBlamed++;
+            }
+        }
+
         switch (outcome)
         {
             case null:
+            case not null when neutral:
                 if (probe && node.State == ProxyHealthState.Quarantined && !node.ProbeDue)
                 {
                     // The probe did not conclude: the proxy is still due for one.
@@ -54,17 +77,21 @@ internal sealed partial class ProxyPool
 
                 break;
 
-            case ResponseClass.ProxyFailure:
+            case not null when blame == AttemptBlame.Proxy:
                 Decay(node, now);
                 node.Success *= 1 - Alpha;
                 node.ConsecutiveFailures++;
+                node.ProxyBlamed++;
+                node.LastFailure = verdict.Kind == FailureKind.None ? FailureKind.Other : verdict.Kind;
                 if (node.State == ProxyHealthState.Quarantined && probe)
                 {
                     Quarantine(node, now);
                 }
-                else if (node.State == ProxyHealthState.Healthy && node.Parent is null && node.ConsecutiveFailures >= _options.QuarantineAfter)
+                else if (node.State == ProxyHealthState.Healthy && node.Parent is null
+                    && (node.ConsecutiveFailures >= _options.QuarantineAfter || outcome != ResponseClass.ProxyFailure))
                 {
                     // A rendered gateway identity is not quarantined: its session lets go of it and renders another.
+                    // (A failure escalated from pairs spread over several hosts quarantines at once.)
                     Quarantine(node, now);
                 }
 
@@ -75,8 +102,10 @@ internal sealed partial class ProxyPool
                 Decay(node, now);
                 node.Success = (node.Success * (1 - Alpha)) + Alpha;
                 node.ConsecutiveFailures = 0;
+                node.Answered++;
                 if (outcome == ResponseClass.Success)
                 {
+                    node.PairFailureHosts = 0;
                     LearnSuccess(node, host.Key, latencyTicks, now);
                 }
                 else if (outcome == ResponseClass.Blocked)
@@ -92,7 +121,7 @@ internal sealed partial class ProxyPool
                 break;
         }
 
-        if (node.Parent is { } gateway && outcome is ResponseClass.ProxyFailure && gateway.State == ProxyHealthState.Healthy)
+        if (node.Parent is { } gateway && blame == AttemptBlame.Proxy && gateway.State == ProxyHealthState.Healthy)
         {
             // A rendered identity failing at the proxy may be the gateway itself failing: the gateway learns it too.
             Decay(gateway, now);
@@ -102,7 +131,7 @@ internal sealed partial class ProxyPool
                 Quarantine(gateway, now);
             }
         }
-        else if (node.Parent is { } parent && outcome is not null and not ResponseClass.ProxyFailure)
+        else if (node.Parent is { } parent && outcome is not null && blame != AttemptBlame.Proxy && !neutral)
         {
             parent.ConsecutiveFailures = 0;
         }
@@ -150,8 +179,44 @@ internal sealed partial class ProxyPool
         entry.Success = entry.Blocks > 0 ? 1.0 : (entry.Success * (1 - Alpha)) + Alpha;
         entry.Blocks = 0;
         entry.BlockedUntil = 0;
+        entry.PairFailures = 0;
         entry.LatencyTicks = entry.HasLatency ? Average(entry.LatencyTicks, latencyTicks) : latencyTicks;
         entry.HasLatency = true;
+    }
+
+    /// <summary>
+    /// A target failure through <paramref name="node"/> that other proxies' answers from the host contradict: the pair
+    /// loses health, rests after two in a row (<see cref="ProxyPoolOptions.BlockBaseDuration"/> halved at first, doubling),
+    /// and when such failures come from three different hosts in a row the proxy itself is to blame: returns
+    /// <see langword="true"/> then.
+    /// </summary>
+    private bool PairFailure(ProxyNode node, in HostKey host, long now)
+    {
+        var entry = _hostHealth.GetOrAdd(node, host);
+        DecayEntry(entry, now);
+        entry.Success *= 1 - Alpha;
+        entry.PairFailures++;
+        node.PairBlamed++;
+        _metrics.ProxyPairFailures.Add(1, new KeyValuePair<string, object?>("proxy.id", node.Endpoint.Id));
+        if (entry.PairFailures >= PairRestAfter)
+        {
+            var rest = Backoff(_options.BlockBaseDuration / 2, _options.BlockMaxDuration, entry.PairFailures - PairRestAfter + 1);
+            entry.BlockedUntil = Math.Max(entry.BlockedUntil, now + ToTicks(rest));
+        }
+
+        if (!node.LastPairFailureHost.Equals(host) || node.PairFailureHosts == 0)
+        {
+            node.PairFailureHosts++;
+            node.LastPairFailureHost = host;
+        }
+
+        if (node.PairFailureHosts < PairSpreadHosts)
+        {
+            return false;
+        }
+
+        node.PairFailureHosts = 0;
+        return true;
     }
 
     private void Block(ProxyNode node, in HostKey host, long now)

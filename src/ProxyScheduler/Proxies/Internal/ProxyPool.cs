@@ -1,4 +1,6 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
+using ProxyScheduler.Classification.Internal;
 using ProxyScheduler.Diagnostics.Internal;
 using ProxyScheduler.Scheduling.Internal;
 using ProxyScheduler.Transport.Internal;
@@ -222,6 +224,15 @@ internal sealed partial class ProxyPool
     /// <summary>Gets the number of proxies listed (retired ones included, drained ones not).</summary>
     public int Count => _nodes.Length;
 
+    /// <summary>Gets how many proxies serve now (listed, not quarantined, retired or draining).</summary>
+    public int ServingCount => _activeCount - _quarantinedCount;
+
+    /// <summary>Contradicted target failures in a row through a proxy to one host before the pair rests.</summary>
+    private const int PairRestAfter = 2;
+
+    /// <summary>Different hosts in a row whose contradicted failures make the proxy itself to blame.</summary>
+    private const int PairSpreadHosts = 3;
+
     public bool InOutage => _outage;
 
     /// <summary>Finds a listed proxy by its id.</summary>
@@ -381,6 +392,7 @@ internal sealed partial class ProxyPool
         wakeAt = long.MaxValue;
         ProxyNode? unspread = null;
         var busy = false;
+        var blocked = false;
         var quarantined = false;
         var members = set.Members;
 #pragma warning disable CA5394 // A random start spreads the fallback's picks; no cryptography involved.
@@ -401,10 +413,10 @@ internal sealed partial class ProxyPool
                 {
                     wakeAt = Math.Min(wakeAt, node.QuarantinedUntil);
                 }
-                else if (_hostHealth.TryGet(node, host.Key, out var blocked) && blocked.BlockedUntil > now)
+                else if (_hostHealth.TryGet(node, host.Key, out var probeBlocked) && probeBlocked.BlockedUntil > now)
                 {
                     // Due for its probe, but not to this host until its block there ends.
-                    wakeAt = Math.Min(wakeAt, blocked.BlockedUntil);
+                    wakeAt = Math.Min(wakeAt, probeBlocked.BlockedUntil);
                 }
 
                 continue;
@@ -418,7 +430,7 @@ internal sealed partial class ProxyPool
 
             if (_hostHealth.TryGet(node, host.Key, out var entry) && entry.BlockedUntil > now)
             {
-                busy = true;
+                blocked = true;
                 wakeAt = Math.Min(wakeAt, entry.BlockedUntil);
                 continue;
             }
@@ -470,7 +482,75 @@ internal sealed partial class ProxyPool
             return ProxyVerdict.Quarantined;
         }
 
-        return busy ? ProxyVerdict.Busy : quarantined ? ProxyVerdict.Quarantined : ProxyVerdict.Exhausted;
+        return busy ? ProxyVerdict.Busy : blocked ? ProxyVerdict.Blocked : quarantined ? ProxyVerdict.Quarantined : ProxyVerdict.Exhausted;
+    }
+
+    /// <summary>
+    /// Says, for a person, why no proxy meeting <paramref name="requirement"/> can take an attempt to <paramref name="host"/>:
+    /// how many could, how many are quarantined and for what, how many rest for the host, and when the next probe is due.
+    /// </summary>
+    public string ExplainUnavailable(ProxyRequirement requirement, HostState? host, long now)
+    {
+        var members = GetSet(requirement).Members;
+        int quarantined = 0, retired = 0, resting = 0, serving = 0;
+        var kinds = new Dictionary<FailureKind, int>();
+        var nextProbe = long.MaxValue;
+        foreach (var node in members)
+        {
+            if (node.Removed || node.State is ProxyHealthState.Retired or ProxyHealthState.Draining)
+            {
+                retired++;
+                continue;
+            }
+
+            if (node.State == ProxyHealthState.Quarantined)
+            {
+                quarantined++;
+                kinds[node.LastFailure] = kinds.GetValueOrDefault(node.LastFailure) + 1;
+                nextProbe = Math.Min(nextProbe, node.QuarantinedUntil);
+                continue;
+            }
+
+            if (host is not null && IsBlocked(node, host.Key, now))
+            {
+                resting++;
+                continue;
+            }
+
+            serving++;
+        }
+
+        var text = new System.Text.StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"{members.Length} prox{(members.Length == 1 ? "y" : "ies")} can serve '{requirement}'");
+        if (quarantined > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"; {quarantined} quarantined (");
+            text.AppendJoin(", ", kinds.OrderByDescending(static k => k.Value).Select(static k => k.Value + " " + AttemptVerdict.Describe(k.Key == FailureKind.None ? FailureKind.Other : k.Key)));
+            text.Append(')');
+        }
+
+        if (resting > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"; {resting} blocked by or failing to reach {host!.Key}");
+        }
+
+        if (retired > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"; {retired} retired");
+        }
+
+        if (_outage)
+        {
+            text.Append("; the pool is paused by an outage");
+        }
+
+        if (nextProbe != long.MaxValue)
+        {
+            var wait = nextProbe > now ? _time.GetElapsedTime(now, nextProbe) : TimeSpan.Zero;
+            text.Append(CultureInfo.InvariantCulture, $"; next probe in {wait.TotalSeconds:0.#} s");
+        }
+
+        return text.ToString();
     }
 
     private bool TryTakeProbe(ProxyRequirement requirement, HostState host, List<ProxyNode>? excluded, long now, out ProxyNode? node)

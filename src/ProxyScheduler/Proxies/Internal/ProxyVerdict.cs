@@ -12,6 +12,9 @@ internal enum ProxyVerdict
     /// <summary>Every proxy able to serve is quarantined (or the pool is paused by an outage).</summary>
     Quarantined,
 
+    /// <summary>Every proxy able to serve is quarantined or resting for this host (blocked, or failing to reach it), and at least one is resting: none is merely busy.</summary>
+    Blocked,
+
     /// <summary>No proxy of the pool meets the requirement.</summary>
     NoMatch,
 

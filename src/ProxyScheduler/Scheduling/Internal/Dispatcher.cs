@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ProxyScheduler.Classification;
+using ProxyScheduler.Classification.Internal;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Proxies.Sessions;
@@ -54,9 +55,29 @@ internal sealed class Dispatcher : IDisposable
         _resolver = resolver;
         _time = time;
         _idleTimeoutTicks = ToTimestampTicks(SchedulerDefaults.HostIdleTimeout);
+        _contradictionWindowTicks = ToTimestampTicks(TimeSpan.FromMinutes(1));
+    }
+
+    private readonly long _contradictionWindowTicks;
+    private static readonly TimeSpan ProxyWaitWarningInterval = TimeSpan.FromSeconds(30);
+    private long _maxWaitForProxyTicks;
+    private long _lastProxyWaitWarning;
+    private bool _waitUnavailable;
+
+    /// <summary>Gets the bound on waiting while no proxy is available (<see cref="ProxyPoolOptions.MaxWaitForProxy"/>); infinite by default in bare tests.</summary>
+    public TimeSpan MaxWaitForProxy
+    {
+        get => _maxWaitForProxyTicks <= 0 ? Timeout.InfiniteTimeSpan : _time.GetElapsedTime(0, _maxWaitForProxyTicks);
+        init => _maxWaitForProxyTicks = value == Timeout.InfiniteTimeSpan ? 0 : Math.Max(1, ToTimestampTicks(value));
     }
 
     public int GlobalLimit => _globalLimit;
+
+    /// <summary>Gets the rules that judge a host down; the defaults unless the scheduler sets them.</summary>
+    public HostHealthOptions HostHealth { get; init; } = new();
+
+    /// <summary>Gets or sets the metrics the dispatcher counts host circuits on; none in bare tests.</summary>
+    public Diagnostics.Internal.SchedulerMetrics? Metrics { get; init; }
 
     /// <summary>Gets a value indicating whether proxies are configured: then a request without a requirement goes through a proxy.</summary>
     public bool HasPool => _pool is not null;
@@ -253,7 +274,7 @@ internal sealed class Dispatcher : IDisposable
     /// Gives the permits back, tells the pool what became of an attempt through a proxy (<paramref name="outcome"/> is
     /// <see langword="null"/> for a canceled attempt, never charged to the proxy), and dispatches what it makes possible.
     /// </summary>
-    public void Release(DispatchLease lease, ResponseClass? outcome = null, long latencyTicks = 0, SessionState? session = null)
+    public void Release(DispatchLease lease, ResponseClass? outcome = null, long latencyTicks = 0, SessionState? session = null, AttemptVerdict verdict = default)
     {
         var host = lease.Host;
         lock (_lock)
@@ -261,16 +282,17 @@ internal sealed class Dispatcher : IDisposable
             host.InFlight--;
             _inFlight--;
             var now = _time.GetTimestamp();
-            if (host.Adaptive is { } adaptive && outcome is { } verdict)
+            if (host.Adaptive is { } adaptive && outcome is { } judgedClass)
             {
                 var (limit, decreases) = (adaptive.Concurrency, adaptive.Decreases);
-                adaptive.OnOutcome(verdict, lease.Seq, host.StartSeq, _time.GetElapsedTime(0, latencyTicks), now, _time);
-                LogAdaptation(host, adaptive, verdict, limit, decreases);
+                adaptive.OnOutcome(judgedClass, lease.Seq, host.StartSeq, _time.GetElapsedTime(0, latencyTicks), now, _time);
+                LogAdaptation(host, adaptive, judgedClass, limit, decreases);
             }
 
+            var contradicted = outcome is { } judged && LearnHostHealth(host, lease.Proxy, judged, verdict, now);
             if (lease.Proxy is { } proxy)
             {
-                _pool!.OnReleased(proxy, host, lease.IsProbe, outcome, latencyTicks, now);
+                _pool!.OnReleased(proxy, host, lease.IsProbe, outcome, latencyTicks, now, verdict, contradicted);
                 if (session is not null)
                 {
                     SessionBinder.OnReleased(session, proxy, outcome);
@@ -293,6 +315,81 @@ internal sealed class Dispatcher : IDisposable
             DispatchLocked(now);
             TrackIdle(host, now);
         }
+    }
+
+    /// <summary>
+    /// Learns from an attempt what the host's health is (see <see cref="HostCircuit"/>). Returns <see langword="true"/>
+    /// when a failure at the target through a proxy is contradicted by a recent answer through another one: then it is
+    /// that proxy's matter with this host, and the host is not charged.
+    /// </summary>
+    private bool LearnHostHealth(HostState host, ProxyNode? proxy, ResponseClass outcome, AttemptVerdict verdict, long now)
+    {
+        switch (outcome)
+        {
+            case ResponseClass.Success or ResponseClass.Blocked or ResponseClass.Throttled:
+                // The host answered (to this proxy, at least): it is up.
+                if (host.Circuit is { } up)
+                {
+                    var since = up.DownSince;
+                    if (up.OnAnswer(proxy, now))
+                    {
+                        Log.HostRecovered(_logger, host.Key.ToString(), _time.GetElapsedTime(since, now).TotalMilliseconds);
+                    }
+                }
+                else if (host.Circuit is null && proxy is not null && _pool!.ServingCount > 1)
+                {
+                    // Remember who reached the host only where another proxy's failure could be weighed against it.
+                    (host.Circuit = new HostCircuit()).OnAnswer(proxy, now);
+                }
+
+                return false;
+            case ResponseClass.TargetFailure:
+            case ResponseClass.ProxyFailure when verdict.Blame == AttemptBlame.ProxyAndHost:
+                break;
+            default:
+                return false;
+        }
+
+        if (verdict.Blame is not (AttemptBlame.Host or AttemptBlame.ProxyAndHost))
+        {
+            return false;
+        }
+
+        var circuit = host.Circuit ??= new HostCircuit();
+        var answered = verdict.Kind == FailureKind.TargetStatus;
+        if (proxy is not null && !answered && circuit.Contradicts(proxy, now, _contradictionWindowTicks))
+        {
+            return true;
+        }
+
+        var wasDown = circuit.IsDown;
+        var downSince = circuit.DownSince;
+        var toConvince = proxy is null || _pool is null ? 1 : Math.Min(2, Math.Max(1, _pool.ServingCount));
+        if (!circuit.OnFailure(proxy, verdict.Kind, now, HostHealth, toConvince, ToTimestampTicks))
+        {
+            return false;
+        }
+
+        var pause = circuit.Break(HostHealth);
+        host.NextStart = Math.Max(host.NextStart, circuit.DownUntil);
+        var kind = AttemptVerdict.Describe(verdict.Kind);
+        if (!wasDown)
+        {
+            Metrics?.HostsDown.Add(1);
+            Log.HostDown(_logger, host.Key.ToString(), circuit.Streak, kind,
+                proxy is null ? "direct" : circuit.ManyProxies ? "several proxies" : "the only proxy able to serve it", pause.TotalMilliseconds);
+            return false;
+        }
+
+        Log.HostProbeFailed(_logger, host.Key.ToString(), kind, pause.TotalMilliseconds);
+        if (HostHealth.MaxWait != Timeout.InfiniteTimeSpan && host.Count > 0 && _time.GetElapsedTime(downSince, now) >= HostHealth.MaxWait)
+        {
+            var message = $"Host {host.Key} has been down for {_time.GetElapsedTime(downSince, now).TotalSeconds:0} s (its attempts {kind}; HostHealth:MaxWait is {HostHealth.MaxWait.TotalSeconds:0.###} s); next probe in {pause.TotalSeconds:0.#} s.";
+            var failed = FailQueuedLocked(host, RequestFailureReason.HostUnavailable, message, now);
+            Log.HostUnavailableFailed(_logger, host.Key.ToString(), failed);
+        }
+
+        return false;
     }
 
     public SchedulerCounts GetCounts()
@@ -546,7 +643,14 @@ internal sealed class Dispatcher : IDisposable
     {
         lock (_lock)
         {
-            if (!_hosts.TryGetValue(key, out var host) || host.Count == 0)
+            return _hosts.TryGetValue(key, out var host) ? FailQueuedLocked(host, reason, message, _time.GetTimestamp()) : 0;
+        }
+    }
+
+    private int FailQueuedLocked(HostState host, RequestFailureReason reason, string message, long now)
+    {
+        {
+            if (host.Count == 0)
             {
                 return 0;
             }
@@ -560,7 +664,6 @@ internal sealed class Dispatcher : IDisposable
 
             host.Queue.Compact();
             host.Garbage = 0;
-            var now = _time.GetTimestamp();
             if (host.Fleet)
             {
                 host.SharesWanted = 0;
@@ -722,6 +825,9 @@ internal sealed class Dispatcher : IDisposable
                     ConcurrencyLimit = host.Limit,
                     FleetShares = host.Fleet ? host.Shares : null,
                     AdaptiveDelay = host.Adaptive?.Rate is { } rate ? TimeSpan.FromSeconds(1 / rate) : null,
+                    DownUntil = host.Circuit is { IsDown: true } circuit ? utcNow + _time.GetElapsedTime(now, Math.Max(now, circuit.DownUntil)) : null,
+                    DownReason = host.Circuit is { IsDown: true } down ? $"{down.Streak} attempts failed ({AttemptVerdict.Describe(down.LastKind)}) through {(down.ManyProxies ? "several proxies" : "one route")}; probed after each break" : null,
+                    WaitingForProxySince = host.NoProxySince != 0 && host.Count > 0 ? utcNow - _time.GetElapsedTime(host.NoProxySince, now) : null,
                 });
             }
 
@@ -821,6 +927,7 @@ internal sealed class Dispatcher : IDisposable
     private void EnqueueLocked(Waiter waiter, HostState host, int priority, long now)
     {
         waiter.Host = host;
+        waiter.EnqueuedAt = now;
         waiter.Priority = priority;
         host.Queue.Enqueue(waiter, priority);
         host.Count++;
@@ -909,6 +1016,7 @@ internal sealed class Dispatcher : IDisposable
                 switch (TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out var wake, out var failure))
                 {
                     case LeaseResult.Granted:
+                        host.NoProxySince = 0;
                         TakeLocked(waiter);
                         waiter.State = Waiter.Granted;
                         TakeGateSlot(waiter);
@@ -921,6 +1029,23 @@ internal sealed class Dispatcher : IDisposable
                         break;
                     default:
                         waitsForProxy = true;
+                        if (_waitUnavailable && _maxWaitForProxyTicks > 0)
+                        {
+                            // No proxy able to serve is available (not merely busy): the wait is bounded.
+                            host.NoProxySince = host.NoProxySince == 0 ? now : host.NoProxySince;
+                            var waitEnds = Math.Max(host.NoProxySince, waiter.EnqueuedAt) + _maxWaitForProxyTicks;
+                            if (now >= waitEnds)
+                            {
+                                FailLocked(waiter, new DispatchFailedException(RequestFailureReason.ProxiesUnavailable,
+                                    $"No proxy was available for {_time.GetElapsedTime(0, _maxWaitForProxyTicks).TotalSeconds:0.###} s (ProxyPool:MaxWaitForProxy): {_pool!.ExplainUnavailable(waiter.Requirement ?? ProxyRequirement.Any, host, now)}."));
+                                failedAny = true;
+                                continue;
+                            }
+
+                            wake = Math.Min(wake, waitEnds);
+                            WarnWaitingForProxies(host, waiter.Requirement, now);
+                        }
+
                         wakeAt = Math.Min(wakeAt, Math.Min(wake, waiter.DeadlineAt == 0 ? long.MaxValue : waiter.DeadlineAt));
                         break;
                 }
@@ -1063,6 +1188,7 @@ internal sealed class Dispatcher : IDisposable
     /// <summary>Takes the host's permit, a proxy's and the global one for one attempt, or says why not.</summary>
     private LeaseResult TryLease(HostState host, ProxyRequirement? requirement, List<ProxyNode>? excluded, SessionState? session, long now, out DispatchLease lease, out long wakeAt, out Exception? failure)
     {
+        _waitUnavailable = false;
         lease = default;
         wakeAt = long.MaxValue;
         failure = null;
@@ -1158,8 +1284,65 @@ internal sealed class Dispatcher : IDisposable
                     ? "The proxy pool is paused by an outage (most proxies are quarantined), and ProxyPool:WhenUnavailable is FailFast."
                     : $"Every proxy able to serve '{need}' is quarantined, and ProxyPool:WhenUnavailable is FailFast.");
                 return LeaseResult.Failed;
+            case ProxyVerdict.Quarantined or ProxyVerdict.Blocked:
+                _waitUnavailable = true;
+                return LeaseResult.Wait;
             default:
                 return LeaseResult.Wait;
+        }
+    }
+
+    /// <summary>Logs, at most once per <see cref="ProxyWaitWarningInterval"/>, that requests wait for a proxy and why.</summary>
+    private void WarnWaitingForProxies(HostState host, ProxyRequirement? requirement, long now)
+    {
+        if (_lastProxyWaitWarning != 0 && _time.GetElapsedTime(_lastProxyWaitWarning, now) < ProxyWaitWarningInterval)
+        {
+            return;
+        }
+
+        _lastProxyWaitWarning = now;
+        if (_logger.IsEnabled(LogLevel.Warning))
+        {
+            Log.WaitingForProxies(_logger, WaitingForProxyLocked(), _pool!.ExplainUnavailable(requirement ?? ProxyRequirement.Any, host, now));
+        }
+    }
+
+    /// <summary>The requests queued for hosts whose waiters find no proxy available.</summary>
+    private int WaitingForProxyLocked()
+    {
+        var count = 0;
+        foreach (var host in _hosts.Values)
+        {
+            if (host.NoProxySince != 0)
+            {
+                count += host.Count;
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>What requests wait for now: hosts down, and requests with no proxy available (with the pool's explanation).</summary>
+    public (int HostsDown, int WaitingForProxy, string? ProxyExplanation) GetWaits()
+    {
+        lock (_lock)
+        {
+            var down = 0;
+            HostState? waiting = null;
+            foreach (var host in _hosts.Values)
+            {
+                if (host.Circuit is { IsDown: true })
+                {
+                    down++;
+                }
+
+                if (host.NoProxySince != 0 && host.Count > 0)
+                {
+                    waiting ??= host;
+                }
+            }
+
+            return (down, WaitingForProxyLocked(), waiting is null || _pool is null ? null : _pool.ExplainUnavailable(ProxyRequirement.Any, waiting, _time.GetTimestamp()));
         }
     }
 

@@ -48,7 +48,12 @@ internal sealed class HostState
     public AdaptiveLimit? Adaptive { get; init; }
 
     /// <summary>Gets the most attempts in flight to the host now: the adaptive limit, or the configured one.</summary>
-    public int Limit => Fleet ? Math.Min(BaseLimit, Shares) : BaseLimit;
+    public int Limit => Circuit is { IsDown: true } ? Math.Min(1, FleetOrBaseLimit) : FleetOrBaseLimit;
+
+    private int FleetOrBaseLimit => Fleet ? Math.Min(BaseLimit, Shares) : BaseLimit;
+
+    /// <summary>Gets or sets what the host's attempts say of its health (up, or down with its break and probes); created at its first target failure.</summary>
+    public HostCircuit? Circuit { get; set; }
 
     /// <summary>Gets the host's own limit now: the adaptive limit, or the configured one (the fleet's shares not counted).</summary>
     public int BaseLimit => Adaptive is { } adaptive ? adaptive.Concurrency : Settings.MaxConcurrency;
@@ -93,6 +98,9 @@ internal sealed class HostState
     public long IdleSince { get; set; }
 
     public bool Removed { get; set; }
+
+    /// <summary>Gets or sets since when the host's waiters find no proxy available (all quarantined, retired or resting for the host); 0 while they do.</summary>
+    public long NoProxySince { get; set; }
 
     /// <summary>Whether the host waits in the dispatcher's list of hosts whose waiters found no proxy.</summary>
     public bool Parked { get; set; }

@@ -125,8 +125,30 @@ internal sealed class RequestExecution : IDisposable
     /// <summary>Gets the proxy of the last attempt.</summary>
     public Proxies.Internal.ProxyNode? LastProxy { get; private set; }
 
-    /// <summary>Gets the proxies that failed or were blocked for this request: its retries never use them again.</summary>
+    /// <summary>
+    /// Gets the proxies that failed or were blocked for this request, oldest first: its retries prefer others, and when
+    /// every proxy has failed it once, the least recently failed one is tried again (see <see cref="ReuseLeastRecentlyFailed"/>).
+    /// </summary>
     public List<Proxies.Internal.ProxyNode>? Excluded { get; private set; }
+
+    /// <summary>Gets what the last attempt was judged: class, blame, kind.</summary>
+    public Classification.Internal.AttemptVerdict LastVerdict { get; private set; }
+
+    /// <summary>Gets a value indicating whether the next retry goes through a proxy that failed this request before (so it waits out the backoff first).</summary>
+    public bool ReusesFailedProxy { get; private set; }
+
+    /// <summary>Lets the least recently failed proxy serve the request again: every proxy able to serve it has failed it once. Returns <see langword="false"/> when there is none.</summary>
+    public bool ReuseLeastRecentlyFailed()
+    {
+        if (Excluded is not { Count: > 0 } excluded)
+        {
+            return false;
+        }
+
+        excluded.RemoveAt(0);
+        ReusesFailedProxy = true;
+        return true;
+    }
 
     /// <summary>Gets the ids of the proxies tried, in order.</summary>
     public IReadOnlyList<string> ProxiesTried => (IReadOnlyList<string>?)_tried ?? [];
@@ -134,10 +156,12 @@ internal sealed class RequestExecution : IDisposable
     private List<string>? _tried;
 
     /// <summary>Records one finished attempt: its proxy, its class, and the budget it spends.</summary>
-    public void Record(Proxies.Internal.ProxyNode? proxy, Classification.ResponseClass? outcome)
+    public void Record(Proxies.Internal.ProxyNode? proxy, Classification.ResponseClass? outcome, Classification.Internal.AttemptVerdict verdict = default)
     {
         LastClass = outcome;
         LastProxy = proxy;
+        LastVerdict = verdict;
+        ReusesFailedProxy = false;
         if (proxy is not null)
         {
             (_tried ??= []).Add(proxy.Endpoint.Id);
@@ -155,8 +179,16 @@ internal sealed class RequestExecution : IDisposable
 
                 break;
             case Classification.ResponseClass.Throttled:
+                TargetFailures++;
+                break;
             case Classification.ResponseClass.TargetFailure:
                 TargetFailures++;
+                if (proxy is not null && (Excluded is null || !Excluded.Contains(proxy)))
+                {
+                    // The retry prefers another proxy: if the host is fine, this one may be the trouble.
+                    (Excluded ??= []).Add(proxy);
+                }
+
                 break;
         }
     }

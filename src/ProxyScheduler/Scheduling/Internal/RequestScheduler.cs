@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
 using ProxyScheduler.Classification;
+using ProxyScheduler.Classification.Internal;
 using ProxyScheduler.Diagnostics.Internal;
 using ProxyScheduler.Politeness.Internal;
 using ProxyScheduler.Proxies;
@@ -94,7 +95,12 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _sessionStore = components.SessionStore ?? new InMemorySessionStore(options.Sessions.MaxSessions);
         _dispatcher = new Dispatcher(options.MaxConcurrency, new HostSettingsResolver(options, classifiers), time, pool,
             pool is null ? null : new SessionBinder(options.Sessions, time, _metrics, loggerFactory.CreateLogger("ProxyScheduler.Sessions"), _sessionStore as ISessionBindingObserver),
-            _logger);
+            _logger)
+        {
+            HostHealth = options.HostHealth,
+            Metrics = _metrics,
+            MaxWaitForProxy = options.ProxyPool.MaxWaitForProxy,
+        };
         components.Fleet?.Attach(_dispatcher, pool);
         _transport = new HttpTransport(handlerFactory);
         _admission = new SemaphoreSlim(options.QueueLimit, options.QueueLimit);
@@ -108,6 +114,11 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             },
             ProxiesByState,
             () => Volatile.Read(ref _processingBacklog));
+        _metrics.ObserveWaits(() =>
+        {
+            var waits = _dispatcher.GetWaits();
+            return (waits.HostsDown, waits.WaitingForProxy);
+        });
         if (options.PerHostMetrics.Count > 0)
         {
             _metrics.ObserveHosts(_dispatcher.MeasureHosts);
@@ -235,10 +246,14 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     public SchedulerSnapshot GetSnapshot()
     {
         var hosts = _dispatcher.GetHostSnapshots(out var queued, out var inFlight);
+        var waits = _dispatcher.GetWaits();
         return new SchedulerSnapshot(QueueLimit - _admission.CurrentCount, queued, inFlight, _dispatcher.GlobalLimit, hosts)
         {
             Proxies = _dispatcher.GetProxySnapshots(),
             Sessions = _sessionStore.Count,
+            HostsDown = waits.HostsDown,
+            WaitingForProxy = waits.WaitingForProxy,
+            WaitingForProxyReason = waits.WaitingForProxy > 0 ? waits.ProxyExplanation : null,
         };
     }
 
@@ -532,6 +547,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         var startedAt = _time.GetTimestamp();
         execution.QueuedTicks += startedAt - queuedAt;
         ResponseClass? outcomeClass = null;
+        var verdict = AttemptVerdict.Success;
         var attemptActivity = SchedulerActivities.Source.StartActivity("ProxyScheduler.Attempt");
         if (attemptActivity is not null)
         {
@@ -562,13 +578,15 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                     body = await ResponseBodyReader.ReadAsync(response.Content, _maxBodySize, execution.BodyPool, attemptCts.Token).ConfigureAwait(false);
                 }
 
-                outcomeClass = Classify(execution, lease, response, body.Memory, null);
+                verdict = Classify(execution, lease, response, body.Memory, null);
+                outcomeClass = verdict.Class;
                 if (session is not null && lease.Proxy?.Endpoint.Gateway?.ExitHeader is { } exitHeader
                     && response.Headers.TryGetValues(exitHeader, out var exits) && exits.FirstOrDefault() is { Length: > 0 } exit
                     && SessionBinder.ExitChanged(session, exit))
                 {
                     // Strict gateway: the exit moved under the session, which is the session's failure, not an answer.
                     outcomeClass = ResponseClass.ProxyFailure;
+                    verdict = new AttemptVerdict(ResponseClass.ProxyFailure, AttemptBlame.Proxy, FailureKind.Other);
                 }
 
                 var retryAfter = GetRetryAfter(response);
@@ -586,13 +604,18 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 && !cancellationToken.IsCancellationRequested && attemptCts.IsCancellationRequested)
             {
                 var timeout = new AttemptTimeoutException(execution.AttemptTimeout, ex);
-                outcomeClass = Classify(execution, lease, null, default, timeout);
+                verdict = Classify(execution, lease, null, default, timeout);
+                outcomeClass = verdict.Class;
                 return Outcome.FromException<AttemptResult>(timeout);
             }
             catch (Exception ex)
             {
                 // A canceled attempt (caller, deadline, disposal) is never classified, so never charged to the proxy.
-                outcomeClass = cancellationToken.IsCancellationRequested ? null : Classify(execution, lease, response, default, ex);
+                if (!cancellationToken.IsCancellationRequested)
+                {
+                    verdict = Classify(execution, lease, response, default, ex);
+                    outcomeClass = verdict.Class;
+                }
                 return Outcome.FromException<AttemptResult>(ex);
             }
             finally
@@ -617,8 +640,8 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 _time.GetElapsedTime(startedAt, execution.LastAttemptEnd).TotalSeconds,
                 new KeyValuePair<string, object?>("proxy.id", lease.Proxy?.Endpoint.Id ?? "direct"),
                 new KeyValuePair<string, object?>("class", outcomeClass is { } c ? ClassName(c) : "canceled"));
-            execution.Record(lease.Proxy, outcomeClass);
-            _dispatcher.Release(lease, outcomeClass, execution.LastAttemptTicks, session);
+            execution.Record(lease.Proxy, outcomeClass, verdict);
+            _dispatcher.Release(lease, outcomeClass, execution.LastAttemptTicks, session, verdict);
         }
     }
 
@@ -688,19 +711,22 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         }
     }
 
-    private ResponseClass Classify(RequestExecution execution, DispatchLease lease, HttpResponseMessage? response, ReadOnlyMemory<byte> body, Exception? exception)
+    private AttemptVerdict Classify(RequestExecution execution, DispatchLease lease, HttpResponseMessage? response, ReadOnlyMemory<byte> body, Exception? exception)
     {
         if (exception is ResponseTooLargeException or RequestFailedException)
         {
-            return ResponseClass.Fatal;
+            return new AttemptVerdict(ResponseClass.Fatal, AttemptBlame.None, FailureKind.None);
         }
 
-        var context = new ResponseClassificationContext(execution.Uri, lease.Proxy?.Endpoint, exception is null ? response?.StatusCode : null, response?.Headers, body, exception);
-        var outcome = lease.Host.Settings.Classifier.Classify(in context);
+        var status = exception is null ? response?.StatusCode : null;
+        var context = new ResponseClassificationContext(execution.Uri, lease.Proxy?.Endpoint, status, response?.Headers, body, exception);
+        var classifier = lease.Host.Settings.Classifier;
+        var outcome = classifier.Classify(in context);
+        var blame = outcome == ResponseClass.Success ? AttemptBlame.None : classifier.Blame(in context, outcome);
         _metrics.Attempts.Add(1,
             new KeyValuePair<string, object?>("proxy.id", lease.Proxy?.Endpoint.Id ?? "direct"),
             new KeyValuePair<string, object?>("class", ClassName(outcome)));
-        return outcome;
+        return new AttemptVerdict(outcome, blame, outcome == ResponseClass.Success ? FailureKind.None : AttemptVerdict.KindOf(outcome, status, exception));
     }
 
     /// <summary>Counts a request's end and its duration; tags carry no URI, host, credential or session key.</summary>
@@ -905,7 +931,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 UseJitter = retry.UseJitter,
                 ShouldHandle = args => new ValueTask<bool>(ShouldRetry(args.Outcome, args.Context)),
                 DelayGenerator = args => new ValueTask<TimeSpan?>(
-                    args.Context.Properties.TryGetValue(ExecutionKey, out var execution) && execution.LastClass is ResponseClass.ProxyFailure or ResponseClass.Blocked
+                    args.Context.Properties.TryGetValue(ExecutionKey, out var execution) && execution.LastClass is ResponseClass.ProxyFailure or ResponseClass.Blocked && !execution.ReusesFailedProxy
                         ? TimeSpan.Zero // another proxy is tried at once
                         : args.Outcome.Result?.RetryAfter is { } retryAfter ? (retryAfter > _maxRetryDelay ? _maxRetryDelay : retryAfter) : null),
                 OnRetry = args =>
@@ -941,22 +967,29 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         switch (outcomeClass)
         {
             case ResponseClass.ProxyFailure:
-                // A failure at the proxy before anything was sent (refused, tunnel, 407) may always be repeated elsewhere;
-                // with no other proxy left for this request, the last outcome stands.
+                // A failure at the proxy before anything was sent (refused, tunnel, 407) may always be repeated elsewhere.
+                // Untried proxies first; once every proxy able to serve has failed the request, the least recently
+                // failed one serves again after the backoff, while the proxy budget lasts.
                 return execution.ProxyFailures <= _maxProxyRetries
                     && (mayRepeat || neverSent || outcome.Result?.StatusCode == HttpStatusCode.ProxyAuthenticationRequired)
-                    && _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded);
+                    && HasProxyFor(execution);
             case ResponseClass.Blocked:
+                // Blocked proxies stay blocked for the host: only an untried proxy can help.
                 return execution.LastProxy is not null && mayRepeat && execution.ProxyFailures <= _maxProxyRetries
                     && _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded);
             case ResponseClass.Throttled:
                 return execution.TargetFailures <= _maxRetries && (outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests || mayRepeat);
             case ResponseClass.TargetFailure:
-                return execution.TargetFailures <= _maxRetries && (mayRepeat || neverSent);
+                return execution.TargetFailures <= _maxRetries && (mayRepeat || neverSent) && (execution.LastProxy is null || HasProxyFor(execution));
             default:
                 return false;
         }
     }
+
+    /// <summary>Whether a proxy is left for the request's retry: an untried one, or else the least recently failed one.</summary>
+    private bool HasProxyFor(RequestExecution execution) =>
+        _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded)
+        || (execution.ReuseLeastRecentlyFailed() && _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded));
 
     private static IProxySelector ResolveSelector(string name, IEnumerable<IProxySelector> registered)
     {
