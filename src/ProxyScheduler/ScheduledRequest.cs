@@ -141,6 +141,12 @@ public sealed class ScheduledRequest
     /// <summary>Gets a value indicating whether robots.txt is not consulted for this request (it fetches a robots.txt itself).</summary>
     internal bool SkipRobots { get; init; }
 
+    /// <summary>Gets the most redirects followed for this request, when not <see cref="ProxySchedulerOptions.MaxRedirects"/>.</summary>
+    internal int? MaxRedirectsOverride { get; init; }
+
+    /// <summary>Gets, when set, how much of the body is read: a longer body is cut there (not failed), and the connection dropped.</summary>
+    internal int? BodyPrefixLimit { get; init; }
+
     /// <summary>Gets the host key of <see cref="RequestUri"/>, computed once (the request is immutable).</summary>
     internal Scheduling.Internal.HostKey HostKey => _hostKey ??= Scheduling.Internal.HostKey.From(RequestUri);
 

@@ -72,14 +72,19 @@ public sealed class TargetServer : IAsyncDisposable
     public static byte[] Json(int kilobytes) => JsonDocuments.GetOrAdd(kilobytes, CreateJson);
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, HostLimit> _limits = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int Status, string Body)> _robots = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (int Status, string Body, string? RedirectTo, int DelayMs)> _robots = new();
     private readonly System.Collections.Concurrent.ConcurrentQueue<(int Port, string PathAndQuery, string UserAgent, DateTimeOffset At)> _log = new();
 
     /// <summary>Gets every request the server received: port, path and query, user agent, arrival time.</summary>
     public IReadOnlyCollection<(int Port, string PathAndQuery, string UserAgent, DateTimeOffset At)> Log => _log;
 
-    /// <summary>Makes <c>/robots.txt</c> on <paramref name="host"/> answer <paramref name="status"/> with <paramref name="body"/> (404 when never set).</summary>
-    public void SetRobots(Uri host, int status, string body) => _robots[host.Port] = (status, body);
+    /// <summary>
+    /// Makes <c>/robots.txt</c> on <paramref name="host"/> answer <paramref name="status"/> with <paramref name="body"/>
+    /// (404 when never set), after <paramref name="delayMs"/> ms. With <paramref name="redirectTo"/>, it answers
+    /// <paramref name="status"/> with that <c>Location</c> instead, and <c>/hops/0</c> answers 200 with the body
+    /// (<c>/hops/{n}</c> redirects to <c>/hops/{n-1}</c>, so <c>/hops/4</c> makes five redirects in all).
+    /// </summary>
+    public void SetRobots(Uri host, int status, string body, string? redirectTo = null, int delayMs = 0) => _robots[host.Port] = (status, body, redirectTo, delayMs);
 
     /// <summary>
     /// Makes <c>/limited</c> on <paramref name="host"/> behave like a site with a real limiter: 429 to a request beyond
@@ -242,11 +247,30 @@ public sealed class TargetServer : IAsyncDisposable
                 return;
             }
 
-            if (path == "/robots.txt")
+            if (path == "/robots.txt" || path.StartsWith("/hops/", StringComparison.Ordinal))
             {
                 Exit();
-                var (robotsStatus, robotsBody) = _robots.TryGetValue(port, out var robots) ? robots : (404, "not found");
-                context.Response.StatusCode = robotsStatus;
+                var (robotsStatus, robotsBody, robotsRedirect, robotsDelay) = _robots.TryGetValue(port, out var robots) ? robots : (404, "not found", null, 0);
+                if (robotsDelay > 0)
+                {
+                    await Task.Delay(robotsDelay, aborted).ConfigureAwait(false);
+                }
+
+                if (path.StartsWith("/hops/", StringComparison.Ordinal) && int.TryParse(path[6..], out var hops) && hops > 0)
+                {
+                    context.Response.StatusCode = 302;
+                    context.Response.Headers.Location = $"/hops/{hops - 1}";
+                    return;
+                }
+
+                if (path == "/robots.txt" && robotsRedirect is not null)
+                {
+                    context.Response.StatusCode = robotsStatus;
+                    context.Response.Headers.Location = robotsRedirect;
+                    return;
+                }
+
+                context.Response.StatusCode = robotsRedirect is null ? robotsStatus : 200;
                 context.Response.ContentType = "text/plain";
                 await context.Response.WriteAsync(robotsBody, aborted).ConfigureAwait(false);
                 return;

@@ -76,6 +76,7 @@ internal sealed class ProxySchedulerOptionsValidator : IValidateOptions<ProxySch
 
             Range(errors, "Robots:CacheDuration", robots.CacheDuration, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30));
             Range(errors, "Robots:MaxHosts", robots.MaxHosts, 1, 10_000_000);
+            Range(errors, "Robots:UnreachableRetryInterval", robots.UnreachableRetryInterval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
             Range(errors, "Robots:MaxCrawlDelay", robots.MaxCrawlDelay, TimeSpan.Zero, SchedulerDefaults.MaxDelay);
         }
 

@@ -3,7 +3,9 @@ namespace ProxyScheduler.Politeness.Internal;
 /// <summary>
 /// The robots.txt rules of the hosts seen (by origin: scheme, host, port), each fetched once and kept for
 /// <see cref="RobotsOptions.CacheDuration"/>; at most <see cref="RobotsOptions.MaxHosts"/> are kept, the least recently
-/// used forgotten first. Concurrent requests for a new host share one fetch.
+/// used forgotten first. Concurrent requests for a new host share one fetch. A robots.txt that could not be read
+/// (<see cref="RobotsRules.Unreachable"/>) is kept only for <see cref="RobotsOptions.UnreachableRetryInterval"/> before it
+/// is fetched again; while a host's earlier copy was read fine, that copy stays in force instead (RFC 9309, section 2.4).
 /// </summary>
 internal sealed class RobotsCache
 {
@@ -39,6 +41,8 @@ internal sealed class RobotsCache
     {
         var origin = uri.GetLeftPart(UriPartial.Authority);
         TaskCompletionSource<RobotsRules> fetch;
+        LinkedListNode<Entry> entry;
+        RobotsRules? previous = null;
         lock (_lock)
         {
             var now = _time.GetUtcNow();
@@ -53,10 +57,11 @@ internal sealed class RobotsCache
 
                 _recent.Remove(node);
                 _entries.Remove(origin);
+                previous = node.Value.LastGood;
             }
 
             fetch = new TaskCompletionSource<RobotsRules>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var entry = _recent.AddFirst(new Entry(origin, fetch.Task, now + _options.CacheDuration));
+            entry = _recent.AddFirst(new Entry(origin, fetch.Task, now + _options.CacheDuration));
             _entries[origin] = entry;
             while (_entries.Count > _options.MaxHosts && _recent.Last is { } oldest)
             {
@@ -65,23 +70,53 @@ internal sealed class RobotsCache
             }
         }
 
-        _ = FetchAsync(new Uri(new Uri(origin), "/robots.txt"), fetch);
+        _ = FetchAsync(new Uri(new Uri(origin), "/robots.txt"), entry.Value, previous, fetch);
         return fetch.Task;
     }
 
-#pragma warning disable CA1031 // A robots.txt that cannot be fetched allows everything; nothing escapes.
-    private async Task FetchAsync(Uri robots, TaskCompletionSource<RobotsRules> result)
+#pragma warning disable CA1031 // Whatever the fetch throws becomes rules (a complete disallow); nothing escapes.
+    private async Task FetchAsync(Uri robots, Entry entry, RobotsRules? previous, TaskCompletionSource<RobotsRules> result)
     {
+        RobotsRules rules;
         try
         {
-            result.TrySetResult(await _fetch(robots).ConfigureAwait(false));
+            // Off the caller's thread: the fetch and the parse never run inline in a request's SendAsync.
+            await Task.Yield();
+            rules = await _fetch(robots).ConfigureAwait(false);
         }
-        catch (Exception)
+        catch (Exception ex)
         {
-            result.TrySetResult(RobotsRules.AllowAll);
+            rules = RobotsRules.DisallowAll(ex.GetType().Name);
         }
+
+        lock (_lock)
+        {
+            if (rules.Unreachable is not null)
+            {
+                // Asked again soon; meanwhile the last copy read fine, if any, stays in force.
+                entry.ExpiresAt = _time.GetUtcNow() + _options.UnreachableRetryInterval;
+                entry.LastGood = previous;
+                rules = previous ?? rules;
+            }
+            else
+            {
+                entry.LastGood = rules;
+            }
+        }
+
+        result.TrySetResult(rules);
     }
 #pragma warning restore CA1031
 
-    private sealed record Entry(string Origin, Task<RobotsRules> Rules, DateTimeOffset ExpiresAt);
+    private sealed class Entry(string origin, Task<RobotsRules> rules, DateTimeOffset expiresAt)
+    {
+        public string Origin { get; } = origin;
+
+        public Task<RobotsRules> Rules { get; } = rules;
+
+        public DateTimeOffset ExpiresAt { get; set; } = expiresAt;
+
+        /// <summary>Gets or sets the last robots.txt of the origin that was read fine (kept in force while a later fetch fails).</summary>
+        public RobotsRules? LastGood { get; set; }
+    }
 }

@@ -185,6 +185,12 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         if (!rules.IsAllowed(request.RequestUri.PathAndQuery))
         {
             var redacted = UriRedactor.Redact(request.RequestUri);
+            if (rules.Unreachable is { } why)
+            {
+                return new RequestFailedException(RequestFailureReason.DisallowedByRobots, redacted, 0, null,
+                    $"The robots.txt of {request.HostKey} could not be read ({why}); RFC 9309 says to assume every path disallowed until it can be, so {redacted} was not sent. It is fetched again after {options.UnreachableRetryInterval}.", null);
+            }
+
             return new RequestFailedException(RequestFailureReason.DisallowedByRobots, redacted, 0, null,
                 $"The robots.txt of {request.HostKey} disallows {redacted} for the user agent '{options.UserAgent}'; the request was not sent.", null);
         }
@@ -197,13 +203,45 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         return null;
     }
 
-    /// <summary>Fetches a host's robots.txt through the scheduler itself (its limits, its proxies), outside admission; a missing one (any status but 2xx) allows everything.</summary>
+    /// <summary>
+    /// Fetches a host's robots.txt through the scheduler itself (its limits, its proxies), outside admission, as RFC 9309
+    /// says: 2xx is parsed (the first 500 KiB), 4xx allows everything, 429, 5xx and every failure to get an answer
+    /// (refused, reset, timed out, no proxy, more than five redirects excepted) disallow everything until the next try.
+    /// The whole fetch, retries and redirects included, is bounded by the attempt timeout.
+    /// </summary>
     private async Task<RobotsRules> FetchRobotsAsync(Uri robots)
     {
-        var request = new ScheduledRequest(robots) { SkipRobots = true };
+        var request = new ScheduledRequest(robots)
+        {
+            SkipRobots = true,
+            MaxRedirectsOverride = RobotsRules.MaxRedirects,
+            BodyPrefixLimit = RobotsRules.MaxSize,
+            Deadline = _attemptTimeout > TimeSpan.Zero && _attemptTimeout != Timeout.InfiniteTimeSpan ? _attemptTimeout : TimeSpan.FromSeconds(30),
+        };
         request.Headers["User-Agent"] = _robots!.Options.UserAgent;
-        var response = (await ExecuteAdmittedAsync(request, null, 0, null, -1, _disposeCts.Token).ConfigureAwait(false))!;
-        return response.IsSuccessStatusCode ? RobotsRules.Parse(response.ReadBodyAsString(), _robots.Options.UserAgent) : RobotsRules.AllowAll;
+        ScheduledResponse response;
+        try
+        {
+            response = (await ExecuteAdmittedAsync(request, null, 0, null, -1, _disposeCts.Token).ConfigureAwait(false))!;
+        }
+        catch (RequestFailedException ex) when (ex.Reason is RequestFailureReason.TooManyRedirects or RequestFailureReason.InvalidRedirect)
+        {
+            return RobotsRules.AllowAll; // RFC 9309, 2.3.1.2: past five redirects the file may be taken as unavailable (4xx).
+        }
+        catch (RequestFailedException ex)
+        {
+            return RobotsRules.DisallowAll(ex.Reason.ToString());
+        }
+
+        var status = (int)response.StatusCode;
+        if (response.IsSuccessStatusCode)
+        {
+            var body = response.Body.Span;
+            var text = System.Text.Encoding.UTF8.GetString(body.Length > RobotsRules.MaxSize ? body[..RobotsRules.MaxSize] : body);
+            return RobotsRules.Parse(text, _robots.Options.UserAgent);
+        }
+
+        return status is >= 400 and < 500 and not 429 ? RobotsRules.AllowAll : RobotsRules.DisallowAll($"status {status}");
     }
 
     internal DispatchGate OpenGate(int capacity) => _dispatcher.OpenGate(capacity);
@@ -432,10 +470,11 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                     break;
                 }
 
-                if (execution.Redirects >= _maxRedirects)
+                var maxRedirects = execution.Request.MaxRedirectsOverride ?? _maxRedirects;
+                if (execution.Redirects >= maxRedirects)
                 {
                     failure = Fail(execution, RequestFailureReason.TooManyRedirects, result.StatusCode,
-                        $"The request to {UriRedactor.Redact(execution.Request.RequestUri)} was redirected more than {_maxRedirects} times.", null);
+                        $"The request to {UriRedactor.Redact(execution.Request.RequestUri)} was redirected more than {maxRedirects} times.", null);
                     break;
                 }
 
@@ -575,7 +614,9 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 var redirectTo = GetRedirectTarget(execution, response);
                 if (redirectTo is null && execution.Method != HttpMethod.Head)
                 {
-                    body = await ResponseBodyReader.ReadAsync(response.Content, _maxBodySize, execution.BodyPool, attemptCts.Token).ConfigureAwait(false);
+                    body = execution.Request.BodyPrefixLimit is { } prefix
+                        ? await ResponseBodyReader.ReadPrefixAsync(response.Content, prefix, attemptCts.Token).ConfigureAwait(false)
+                        : await ResponseBodyReader.ReadAsync(response.Content, _maxBodySize, execution.BodyPool, attemptCts.Token).ConfigureAwait(false);
                 }
 
                 verdict = Classify(execution, lease, response, body.Memory, null);

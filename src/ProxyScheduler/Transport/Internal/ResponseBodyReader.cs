@@ -10,6 +10,34 @@ internal static class ResponseBodyReader
 {
     private const int InitialBufferSize = 16 * 1024;
 
+    /// <summary>Reads at most <paramref name="limit"/> bytes of the body and stops there: a longer body is cut, not failed.</summary>
+    public static async ValueTask<ResponseBody> ReadPrefixAsync(HttpContent content, int limit, CancellationToken cancellationToken)
+    {
+        var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var buffer = new byte[(int)Math.Clamp(content.Headers.ContentLength ?? InitialBufferSize, 1, Math.Max(limit, 1))];
+            var total = 0;
+            while (total < limit)
+            {
+                if (total == buffer.Length)
+                {
+                    Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, limit));
+                }
+
+                var n = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                total += n;
+            }
+
+            return new ResponseBody(buffer, total, null);
+        }
+    }
+
     public static async ValueTask<ResponseBody> ReadAsync(HttpContent content, long maxSize, ArrayPool<byte>? pool, CancellationToken cancellationToken)
     {
         var declared = content.Headers.ContentLength;
