@@ -21,6 +21,7 @@ internal sealed class DemoOptions
                                 (a StackExchange.Redis configuration string, e.g. 127.0.0.1:6379); limits, proxy
                                 health and sessions hold for the fleet
           --workers N           workers in fleet mode (default 3, 1-16)
+          --deadline SECONDS    stop the run after this long (default 55; requests not done by then are cut short)
 
         Real use (crawl your own URLs):
           --urls FILE           one URL a line (# comments and blank lines skipped); "-" reads stdin
@@ -39,12 +40,28 @@ internal sealed class DemoOptions
           --robots              honour robots.txt (User-Agent ProxySchedulerDemo)
           --redis CONNECTION    run as one worker of a fleet: limits, proxy health and sessions are shared with every
                                 process started with the same --redis
+          --deadline SECONDS    stop the run after this long (default: none; requests not done by then are cut short)
 
           -h, --help            this text
 
-        Exit codes: 0 done (every limit held, in the world run), 1 a limit was exceeded or requests failed in the world
-        run, 2 bad flags or files.
+        Exit codes:
+          0  every request succeeded (with --urls: answered 2xx; in the world run: answered, every limit held, no
+             credential reached a host)
+          1  a request failed (no answer: proxies unavailable, host down, timeouts, ...), a limit was exceeded or a
+             credential reached a host
+          2  bad flags or files
+          3  coordination unavailable: Redis could not be reached (fleet mode), requests failed for it
+          4  the deadline was reached: the run was cut short
+          5  (--urls) every request was answered, but some with a status other than 2xx (404, 500, ...)
         """;
+
+    /// <summary>The exit codes, as documented in <see cref="Usage"/> and the README.</summary>
+    public const int ExitOk = 0;
+    public const int ExitFailed = 1;
+    public const int ExitUsage = 2;
+    public const int ExitCoordinationUnavailable = 3;
+    public const int ExitDeadline = 4;
+    public const int ExitHttpErrors = 5;
 
     public int Requests { get; private set; } = 3_000;
 
@@ -81,6 +98,9 @@ internal sealed class DemoOptions
     public string? Redis { get; private set; }
 
     public int Workers { get; private set; } = 3;
+
+    /// <summary>Gets the run's deadline in seconds, when one is given.</summary>
+    public int? DeadlineSeconds { get; private set; }
 
     /// <summary>Parses the flags; throws <see cref="DemoUsageException"/> naming the offending flag.</summary>
     public static DemoOptions Parse(IReadOnlyList<string> args)
@@ -131,6 +151,7 @@ internal sealed class DemoOptions
                 case "--robots": o.Robots = true; break;
                 case "--redis": o.Redis = Value(); break;
                 case "--workers": o.Workers = Int(1, 16); worldOnly.Add(flag); break;
+                case "--deadline": o.DeadlineSeconds = Int(1, 86_400); break;
                 default:
                     throw new DemoUsageException(flag.StartsWith('-') ? $"Unknown flag {flag}." : $"Unexpected argument '{flag}' (flags start with --).");
             }

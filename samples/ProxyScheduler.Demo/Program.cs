@@ -12,7 +12,7 @@ catch (DemoUsageException ex)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
     Console.Error.WriteLine("Run with --help for the flags.");
-    return 2;
+    return DemoOptions.ExitUsage;
 }
 
 if (options.Help)
@@ -28,5 +28,5 @@ try
 catch (DemoUsageException ex)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
-    return 2;
+    return DemoOptions.ExitUsage;
 }

@@ -73,31 +73,112 @@ internal static class RealRun
         var pipeline = provider.GetRequiredService<PostProcessingPipeline<PageInfo>>();
         var requests = urls.Select(u => new ScheduledRequest(u) { SessionKey = options.Session });
 
+        var scheduler = provider.GetRequiredService<IRequestScheduler>();
         var stopwatch = Stopwatch.StartNew();
+        using var deadline = options.DeadlineSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds)) : new CancellationTokenSource();
         var done = 0;
-        var ok = 0;
-        using var progress = new Timer(_ => Console.Error.WriteLine($"  {stopwatch.Elapsed.TotalSeconds,6:0.0} s  {Volatile.Read(ref done),7}/{urls.Count} done"), null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
+        var tally = new Tally();
+        using var progress = new Timer(_ => Console.Error.WriteLine(ProgressLine(scheduler, stopwatch.Elapsed, Volatile.Read(ref done), urls.Count)), null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
+        var cutShort = false;
         await using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = false }))
         {
-            await foreach (var item in pipeline.ProcessAllAsync(requests))
+            try
             {
-                Write(writer, urls[(int)item.Index], item);
-                await writer.FlushAsync();
-                await output.WriteAsync("\n"u8.ToArray());
-                ok += item.Succeeded && item.Response!.IsSuccessStatusCode ? 1 : 0;
-                Interlocked.Increment(ref done);
+                await foreach (var item in pipeline.ProcessAllAsync(requests, deadline.Token))
+                {
+                    var outcome = Outcome(item);
+                    tally.Add(item, outcome);
+                    Write(writer, urls[(int)item.Index], item, outcome);
+                    await writer.FlushAsync();
+                    await output.WriteAsync("\n"u8.ToArray());
+                    Interlocked.Increment(ref done);
+                }
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+            {
+                cutShort = true;
             }
         }
 
-        Console.Error.WriteLine($"{done} URLs in {stopwatch.Elapsed.TotalSeconds:0.0} s: {ok} answered 2xx and parsed, {done - ok} did not.");
-        return 0;
+        var summary = $"{done} of {urls.Count} URLs in {stopwatch.Elapsed.TotalSeconds:0.0} s: {tally.Succeeded} succeeded (2xx, parsed), {tally.HttpErrors} answered with another status, {tally.Failed} failed.";
+        Console.Error.WriteLine(summary);
+        foreach (var (reason, n) in tally.Reasons.OrderByDescending(r => r.Value))
+        {
+            Console.Error.WriteLine($"  {n,6}  {reason}");
+        }
+
+        var (code, verdict) = cutShort
+            ? (DemoOptions.ExitDeadline, $"The deadline of {options.DeadlineSeconds} s was reached: {urls.Count - done} URL(s) were cut short.")
+            : tally.Coordination > 0
+                ? (DemoOptions.ExitCoordinationUnavailable, $"{tally.Coordination} request(s) failed because Redis could not be reached (CoordinationUnavailable).")
+                : tally.Failed > 0
+                    ? (DemoOptions.ExitFailed, $"{tally.Failed} request(s) failed; the reasons are above and in the JSON Lines ('outcome', 'message').")
+                    : tally.HttpErrors > 0
+                        ? (DemoOptions.ExitHttpErrors, $"Every request was answered, {tally.HttpErrors} with a status other than 2xx.")
+                        : (DemoOptions.ExitOk, "Every request succeeded.");
+        Console.Error.WriteLine($"{verdict} Exit code {code}.");
+        return code;
     }
 
-    private static void Write(Utf8JsonWriter writer, Uri url, ProcessedResult<PageInfo> item)
+    /// <summary>One progress line; while requests wait for a proxy, it says what they wait for.</summary>
+    private static string ProgressLine(IRequestScheduler scheduler, TimeSpan elapsed, int done, int total)
+    {
+        var snapshot = scheduler.GetSnapshot();
+        var line = $"  {elapsed.TotalSeconds,6:0.0} s  {done,7}/{total} done  in flight {snapshot.InFlight}  queued {snapshot.Queued}";
+        if (snapshot.HostsDown > 0)
+        {
+            line += $"  hosts down {snapshot.HostsDown}";
+        }
+
+        return snapshot.WaitingForProxy > 0 ? $"{line}  waiting for a proxy: {snapshot.WaitingForProxy} request(s); {snapshot.WaitingForProxyReason}" : line;
+    }
+
+    /// <summary>What became of one URL, in words kept apart: success, an answer with another status, or a failure.</summary>
+    private static string Outcome(ProcessedResult<PageInfo> item) => item.Status switch
+    {
+        ProcessedResultStatus.Succeeded when item.Response!.IsSuccessStatusCode => "success",
+        ProcessedResultStatus.Succeeded => $"completed with status {(int)item.Response!.StatusCode}",
+        ProcessedResultStatus.ProcessingFailed => "processing failed",
+        _ => item.Exception is RequestFailedException failed ? $"failed: {failed.Reason}" : $"failed: {item.Exception?.GetType().Name}",
+    };
+
+    private sealed class Tally
+    {
+        public int Succeeded { get; private set; }
+
+        public int HttpErrors { get; private set; }
+
+        public int Failed { get; private set; }
+
+        public int Coordination { get; private set; }
+
+        public Dictionary<string, int> Reasons { get; } = new(StringComparer.Ordinal);
+
+        public void Add(ProcessedResult<PageInfo> item, string outcome)
+        {
+            Reasons[outcome] = Reasons.GetValueOrDefault(outcome) + 1;
+            if (outcome == "success")
+            {
+                Succeeded++;
+            }
+            else if (item.Status == ProcessedResultStatus.Succeeded)
+            {
+                HttpErrors++;
+            }
+            else
+            {
+                Failed++;
+                Coordination += item.Exception is RequestFailedException { Reason: RequestFailureReason.CoordinationUnavailable } ? 1 : 0;
+            }
+        }
+    }
+
+    private static void Write(Utf8JsonWriter writer, Uri url, ProcessedResult<PageInfo> item, string outcome)
     {
         writer.Reset();
         writer.WriteStartObject();
         writer.WriteString("url", url.ToString());
+        writer.WriteString("outcome", outcome);
         writer.WriteString("status", item.Status.ToString());
         if (item.Response is { } response)
         {

@@ -25,12 +25,14 @@ internal static class WorldRun
     private const int HostLimit = 4;
     private const int StrictLimit = 4;
     private const int Shoppers = 80;
-    private static readonly TimeSpan RunLimit = TimeSpan.FromSeconds(55);
+    private static readonly TimeSpan DefaultRunLimit = TimeSpan.FromSeconds(55);
 
     public static async Task<int> RunAsync(DemoOptions options)
     {
         await using var world = await DemoWorld.StartAsync();
         var proxyNames = world.Proxies.ToDictionary(p => ProxyEndpoint.Parse(p.Url).Id, p => p);
+        var runLimit = options.DeadlineSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultRunLimit;
+        DescribeWorld(world, options.Requests, runLimit);
 
         // The Redis round trips, read from the scheduler's own metric (proxyscheduler.redis.calls).
         long roundTrips = 0;
@@ -71,7 +73,7 @@ internal static class WorldRun
 
             var stats = new RunStats(options.Requests);
             var stopwatch = Stopwatch.StartNew();
-            using var cancel = new CancellationTokenSource(RunLimit);
+            using var cancel = new CancellationTokenSource(runLimit);
             var crawl = Task.WhenAll(providers.Select((provider, w) => Task.Run(async () =>
             {
                 // Each worker takes every workerCount-th request: a shopper's requests go through several workers.
@@ -95,7 +97,7 @@ internal static class WorldRun
 
             stopwatch.Stop();
             var fleet = options.Redis is null ? null : $"{workerCount} workers on Redis {options.Redis}: {Interlocked.Read(ref roundTrips):N0} Redis round trips ({Interlocked.Read(ref roundTrips) / (double)Math.Max(1, stats.Done):0.000} per request: {string.Join(", ", byOperation.OrderByDescending(o => o.Value).Select(o => $"{o.Key} {o.Value:N0}"))})";
-            return Report(world, schedulers[0].GetSnapshot(), stats, proxyNames, stopwatch.Elapsed, timedOut, fleet, GlobalLimit * workerCount);
+            return Report(world, schedulers[0].GetSnapshot(), stats, proxyNames, stopwatch.Elapsed, timedOut ? runLimit : null, fleet, GlobalLimit * workerCount);
         }
         finally
         {
@@ -104,6 +106,16 @@ internal static class WorldRun
                 await provider.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>The first lines: what the embedded world holds, faults on purpose included, so the report can be read against it.</summary>
+    private static void DescribeWorld(DemoWorld world, int requests, TimeSpan runLimit)
+    {
+        var sites = string.Join(", ", world.Sites.GroupBy(x => x.Kind).Select(g => $"{g.Count()} {Describe(g.First())}"));
+        var proxies = string.Join(", ", world.Proxies.GroupBy(p => p.Kind).Select(g => $"{g.Count()} {g.Key}"));
+        AnsiConsole.MarkupLine($"[bold]Embedded world[/] on 127.0.0.1: {world.Sites.Count} sites ({Markup.Escape(sites)}).");
+        AnsiConsole.MarkupLine($"{world.Proxies.Count} proxies ({Markup.Escape(proxies)}); the dead, flaky and slow ones are so [italic]on purpose[/]: the pool should route around them.");
+        AnsiConsole.MarkupLine($"{requests:N0} requests, at most {GlobalLimit} in flight and {HostLimit} per host; the run stops by itself after {runLimit.TotalSeconds:0} s.");
     }
 
     private static ServiceProvider BuildWorker(DemoWorld world, string? redis, string prefix, int index)
@@ -225,8 +237,10 @@ internal static class WorldRun
         var all = schedulers.Select(x => x.GetSnapshot()).ToList();
         var s = all[0];
         var proxies = string.Join(", ", s.Proxies.GroupBy(p => p.State).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}"));
-        return string.Create(CultureInfo.InvariantCulture,
-            $"  {elapsed.TotalSeconds,5:0.0} s  done {stats.Done,6:N0}/{stats.Total:N0}  {stats.Done / Math.Max(elapsed.TotalSeconds, 0.001),4:0} req/s  in flight {all.Sum(x => x.InFlight),2}/{all.Sum(x => x.MaxConcurrency)}  queued {all.Sum(x => x.Queued),5:N0}  hosts paused {s.Hosts.Count(h => h.PausedUntil is not null)}  proxies: {proxies}");
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"  {elapsed.TotalSeconds,5:0.0} s  done {stats.Done,6:N0}/{stats.Total:N0}  {stats.Done / Math.Max(elapsed.TotalSeconds, 0.001),4:0} req/s  in flight {all.Sum(x => x.InFlight),2}/{all.Sum(x => x.MaxConcurrency)}  queued {all.Sum(x => x.Queued),5:N0}  hosts paused {s.Hosts.Count(h => h.PausedUntil is not null)}, down {all.Sum(x => x.HostsDown)}  proxies: {proxies}");
+        var waiting = all.Sum(x => x.WaitingForProxy);
+        return waiting > 0 ? $"{line}  waiting for a proxy: {waiting}; {all.First(x => x.WaitingForProxy > 0).WaitingForProxyReason}" : line;
     }
 
     private static Table Progress(IReadOnlyList<IRequestScheduler> schedulers, RunStats stats, DemoWorld world, TimeSpan elapsed)
@@ -246,18 +260,24 @@ internal static class WorldRun
         }));
         var states = string.Join('\n', s.Proxies.GroupBy(p => p.State).OrderBy(g => g.Key).Select(g => $"{g.Key,-12} {g.Count(),2}"));
         table.AddRow(
-            new Markup($"done {done:N0}/{stats.Total:N0}\n{rate:0} req/s\nin flight {all.Sum(x => x.InFlight)}/{all.Sum(x => x.MaxConcurrency)}\nqueued {all.Sum(x => x.Queued):N0}\nparsed {stats.Parsed:N0}\nsessions {s.Sessions}"),
+            new Markup($"done {done:N0}/{stats.Total:N0}\n{rate:0} req/s\nin flight {all.Sum(x => x.InFlight)}/{all.Sum(x => x.MaxConcurrency)}\nqueued {all.Sum(x => x.Queued):N0}\nparsed {stats.Parsed:N0}\nsessions {s.Sessions}\nhosts down {all.Sum(x => x.HostsDown)}"),
             new Text(hosts),
             new Text(states));
+        var waiting = all.Sum(x => x.WaitingForProxy);
+        if (waiting > 0)
+        {
+            table.AddRow(new Markup($"[yellow]waiting for a proxy: {waiting}[/]"), new Text(all.First(x => x.WaitingForProxy > 0).WaitingForProxyReason ?? string.Empty), new Text(string.Empty));
+        }
+
         return table;
     }
 
-    private static int Report(DemoWorld world, SchedulerSnapshot snapshot, RunStats stats, Dictionary<string, WorldProxy> proxyNames, TimeSpan elapsed, bool timedOut, string? fleet, int globalLimit)
+    private static int Report(DemoWorld world, SchedulerSnapshot snapshot, RunStats stats, Dictionary<string, WorldProxy> proxyNames, TimeSpan elapsed, TimeSpan? cutAt, string? fleet, int globalLimit)
     {
         var console = AnsiConsole.Console;
         console.WriteLine();
         console.Write(new Rule("[bold]Report[/]").LeftJustified());
-        console.MarkupLine($"{stats.Done:N0} of {stats.Total:N0} requests in {elapsed.TotalSeconds:0.0} s: [bold]{stats.Done / elapsed.TotalSeconds:0} requests/s[/]{(timedOut ? $" [red](stopped at the {RunLimit.TotalSeconds:0} s limit)[/]" : string.Empty)}");
+        console.MarkupLine($"{stats.Done:N0} of {stats.Total:N0} requests in {elapsed.TotalSeconds:0.0} s: [bold]{stats.Done / elapsed.TotalSeconds:0} requests/s[/]{(cutAt is { } cut ? $" [red](cut short at the {cut.TotalSeconds:0} s deadline)[/]" : string.Empty)}");
         var outcomes = new Table().Border(TableBorder.Simple).AddColumn("outcome").AddColumn(new TableColumn("requests").RightAligned());
         foreach (var (outcome, n) in stats.Outcomes.OrderByDescending(o => o.Value))
         {
@@ -285,17 +305,22 @@ internal static class WorldRun
             world.Sites.Sum(s => s.Refused).ToString(CultureInfo.InvariantCulture), world.GlobalMaxInFlight.ToString(CultureInfo.InvariantCulture), globalLimit.ToString(CultureInfo.InvariantCulture), globalOk ? "[green]ok[/]" : "[red]EXCEEDED[/]");
         console.Write(hosts);
 
-        var proxies = new Table().Border(TableBorder.Simple).Title("Proxies, final state")
-            .AddColumn("proxy").AddColumn("kind").AddColumn("id").AddColumn("state").AddColumn(new TableColumn("score").RightAligned())
-            .AddColumn(new TableColumn("success").RightAligned()).AddColumn(new TableColumn("attempts").RightAligned()).AddColumn(new TableColumn("forwarded").RightAligned())
-            .AddColumn(new TableColumn("tunnels").RightAligned()).AddColumn(new TableColumn("resets").RightAligned());
+        // Each attempt through a proxy ends one way: answered by the target (any status: the proxy did its job), failed
+        // and blamed on the proxy, failed and charged to the (proxy, host) pair, or failed and blamed on the host.
+        var proxies = new Table().Border(TableBorder.Simple).Title("Proxies, final state [italic](attempts = answered + failures by blame + cancelled)[/]")
+            .AddColumn("proxy").AddColumn("kind").AddColumn("state").AddColumn(new TableColumn("score").RightAligned())
+            .AddColumn(new TableColumn("attempts").RightAligned()).AddColumn(new TableColumn("answered").RightAligned())
+            .AddColumn(new TableColumn("proxy's fault").RightAligned()).AddColumn(new TableColumn("pair").RightAligned()).AddColumn(new TableColumn("host's fault").RightAligned())
+            .AddColumn("failures by kind").AddColumn(new TableColumn("resets sent").RightAligned());
         foreach (var p in snapshot.Proxies.OrderBy(p => proxyNames[p.Id].Name, StringComparer.Ordinal))
         {
             var known = proxyNames[p.Id];
             var color = p.State switch { ProxyHealthState.Healthy => "green", ProxyHealthState.Quarantined => "yellow", _ => "red" };
-            proxies.AddRow(known.Name, Markup.Escape(known.Kind), p.Id, $"[{color}]{p.State}[/]", p.Score.ToString("0.00", CultureInfo.InvariantCulture),
-                p.SuccessRate.ToString("P0", CultureInfo.InvariantCulture), p.Attempts.ToString("N0", CultureInfo.InvariantCulture), known.Server?.Forwarded.ToString("N0", CultureInfo.InvariantCulture) ?? "-",
-                known.Server?.Tunnels.ToString("N0", CultureInfo.InvariantCulture) ?? "-", known.Server?.Resets.ToString("N0", CultureInfo.InvariantCulture) ?? "-");
+            var kinds = p.FailuresByKind.Count == 0 ? "-" : string.Join(", ", p.FailuresByKind.OrderByDescending(k => k.Value).Select(k => $"{k.Value:N0} {k.Key}"));
+            proxies.AddRow(known.Name, Markup.Escape(known.Kind), $"[{color}]{p.State}[/]", p.Score.ToString("0.00", CultureInfo.InvariantCulture),
+                p.Attempts.ToString("N0", CultureInfo.InvariantCulture), p.Answered.ToString("N0", CultureInfo.InvariantCulture),
+                p.ProxyFailures.ToString("N0", CultureInfo.InvariantCulture), p.PairFailures.ToString("N0", CultureInfo.InvariantCulture), p.HostFailures.ToString("N0", CultureInfo.InvariantCulture),
+                Markup.Escape(kinds), known.Server?.Resets.ToString("N0", CultureInfo.InvariantCulture) ?? "-");
         }
 
         console.Write(proxies);
@@ -311,11 +336,21 @@ internal static class WorldRun
         }
 
         console.MarkupLine($"[bold]Secrets[/]: requests that reached a host with a Proxy-Authorization header: {(world.LeakedProxyAuthorization == 0 ? "[green]0[/]" : $"[red]{world.LeakedProxyAuthorization}[/]")}.");
-        var healthy = violations == 0 && globalOk && !timedOut && world.LeakedProxyAuthorization == 0;
-        console.MarkupLine(healthy
-            ? "[green bold]Every limit held, every request ended, no credential reached a host.[/]"
-            : "[red bold]A limit was exceeded, the run timed out, or a credential reached a host.[/]");
-        return healthy ? 0 : 1;
+        var failed = stats.Failed;
+        var coordination = stats.CoordinationUnavailable;
+        var limitsHeld = violations == 0 && globalOk;
+        var (code, verdict) = cutAt is not null
+            ? (DemoOptions.ExitDeadline, $"[red bold]The run was cut short at its deadline: {stats.Total - stats.Done:N0} request(s) did not end.[/]")
+            : coordination > 0
+                ? (DemoOptions.ExitCoordinationUnavailable, $"[red bold]{coordination:N0} request(s) failed because Redis could not be reached (CoordinationUnavailable).[/]")
+                : !limitsHeld || world.LeakedProxyAuthorization > 0
+                    ? (DemoOptions.ExitFailed, "[red bold]A limit was exceeded or a credential reached a host.[/]")
+                    : failed > 0
+                        ? (DemoOptions.ExitFailed, $"[red bold]{failed:N0} request(s) failed (see the outcomes above); every limit held and no credential reached a host.[/]")
+                        : (DemoOptions.ExitOk, "[green bold]Every request was answered, every limit held, no credential reached a host.[/]");
+        console.MarkupLine(verdict);
+        console.MarkupLine($"Exit code {code}.");
+        return code;
     }
 
     private static string Describe(Site site) => site.Kind switch
@@ -347,6 +382,12 @@ internal static class WorldRun
 
         public ConcurrentDictionary<string, int> Outcomes { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>Gets the requests that ended without an answer.</summary>
+        public int Failed { get; private set; }
+
+        /// <summary>Gets the requests that failed because Redis could not be reached.</summary>
+        public int CoordinationUnavailable { get; private set; }
+
         public Dictionary<string, (HashSet<string> Proxies, int Rebinds)> Sessions { get; } = new(StringComparer.Ordinal);
 
         private readonly object _lock = new();
@@ -376,6 +417,11 @@ internal static class WorldRun
             }
 
             ProcessingFailed += item.Status == ProcessedResultStatus.ProcessingFailed ? 1 : 0;
+            if (item.Status is not (ProcessedResultStatus.Succeeded or ProcessedResultStatus.ProcessingFailed))
+            {
+                Failed++;
+                CoordinationUnavailable += item.Exception is RequestFailedException { Reason: RequestFailureReason.CoordinationUnavailable } ? 1 : 0;
+            }
             if (item.Request?.SessionKey is { } key && item.Response?.Proxy is { } proxy)
             {
                 var entry = Sessions.TryGetValue(key, out var e) ? e : ([], 0);

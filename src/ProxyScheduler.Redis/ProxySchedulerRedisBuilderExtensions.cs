@@ -107,6 +107,7 @@ public static class ProxySchedulerRedisBuilderExtensions
         }
 
         services.AddOptions<RedisOptions>().Configure(configure).ValidateOnStart();
+        services.AddSingleton(new ProxyScheduler.DependencyInjection.Internal.ConfigurationSectionOwner("Redis")); // ProxyScheduler:Redis is read here
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => connection is not null

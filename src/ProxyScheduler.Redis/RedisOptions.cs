@@ -51,7 +51,13 @@ public sealed class RedisOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan UnavailableTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Gets or sets this worker's name in Redis (lease owners); a unique name is made when none is set.</summary>
+    /// <summary>
+    /// Gets or sets this worker's name in Redis (lease owners); a unique name is made when none is set. A running worker
+    /// holds its name in Redis: a second worker started under the same name (which would share the first one's leases and
+    /// exceed the fleet's limits) waits one <see cref="LeaseTtl"/> for a crashed predecessor's hold to lapse, and then, if
+    /// the name is still held, refuses all work: its requests fail with <see cref="RequestFailureReason.CoordinationUnavailable"/>
+    /// and a message naming the WorkerId, and a critical log entry (event 3007) is written.
+    /// </summary>
     /// <value>The default value is <see langword="null"/>: machine name, process id and a random suffix.</value>
     [RegularExpression(@"^[A-Za-z0-9_\-\.]{1,100}$")]
     public string? WorkerId { get; set; }

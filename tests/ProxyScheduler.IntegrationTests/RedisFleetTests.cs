@@ -294,6 +294,27 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     [SkippableFact]
+    public async Task TwoWorkersWithTheSameWorkerId_TheSecondIsRefused_WithAClearError_TheFirstGoesOn()
+    {
+        RealServer.Require("redis-server");
+        await using var redis = await ExternalServer.StartRedisAsync();
+        var prefix = $"t{Guid.NewGuid():N}:";
+        await using var first = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(2), perHost: 4, workerId: "worker-7");
+        (await first.Scheduler.SendAsync(new ScheduledRequest(new Uri(Server.Hosts[14], "status/200?first")))).IsSuccessStatusCode.Should().BeTrue();
+        await using var second = Scheduler(redis.Port, prefix, TimeSpan.FromSeconds(2), perHost: 4, workerId: "worker-7");
+
+        var refused = await FluentActions.Awaiting(() => second.Scheduler.SendAsync(new ScheduledRequest(new Uri(Server.Hosts[14], "status/200?second"))).WaitAsync(TimeSpan.FromSeconds(30)))
+            .Should().ThrowAsync<RequestFailedException>();
+
+        refused.Which.Reason.Should().Be(RequestFailureReason.CoordinationUnavailable);
+        refused.Which.Message.Should().Contain("WorkerId 'worker-7'").And.Contain("Give each worker its own WorkerId");
+        second.Coordinator.WorkerIdConflict.Should().NotBeNull();
+        first.Coordinator.WorkerIdConflict.Should().BeNull("the worker that held the name first keeps it");
+        Server.Log.Should().NotContain(l => l.PathAndQuery == "/status/200?second", "the refused worker sends nothing");
+        (await first.Scheduler.SendAsync(new ScheduledRequest(new Uri(Server.Hosts[14], "status/200?again")))).IsSuccessStatusCode.Should().BeTrue();
+    }
+
+    [SkippableFact]
     public async Task PerProxyLimit_HoldsForTheFleet_NotPerWorker()
     {
         RealServer.Require("redis-server");
@@ -513,7 +534,7 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
     }
 
     private static Worker Scheduler(int redisPort, string prefix, TimeSpan ttl, int perHost, string[]? proxies = null, RedisUnavailablePolicy policy = RedisUnavailablePolicy.Pause, double? rateLimit = null,
-        string? queue = null, TimeSpan? claimIdle = null, int? perProxy = null, TimeSpan? proxyDelay = null)
+        string? queue = null, TimeSpan? claimIdle = null, int? perProxy = null, TimeSpan? proxyDelay = null, string? workerId = null)
     {
         var services = new ServiceCollection();
         var builder = services.AddProxyScheduler(o =>
@@ -533,6 +554,7 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
                 o.LeaseTtl = ttl;
                 o.WhenUnavailable = policy;
                 o.UnavailableTimeout = TimeSpan.FromMinutes(1);
+                o.WorkerId = workerId;
             });
         if (proxies is not null)
         {

@@ -50,6 +50,12 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private readonly OperationGate _probing = new();
     private readonly OperationGate _tokening = new();
     private long _nextProbe;
+    private readonly OperationGate _claiming = new();
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+    private long _nextClaim;
+    private long _claimContestedSince;
+    private string? _conflict;
+    private bool _claimed;
 
     public RedisFleetCoordinator(IOptions<RedisOptions> options, RedisConnection connection, TimeProvider time, ILoggerFactory loggerFactory, IMeterFactory? meters = null)
     {
@@ -73,6 +79,9 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     /// <summary>Gets a value indicating whether this worker listens to the fleet's channel (and read the recorded states).</summary>
     public bool IsListening => Volatile.Read(ref _subscribed);
+
+    /// <summary>Gets, when another running worker holds this worker's <c>WorkerId</c>, why every request is refused.</summary>
+    public string? WorkerIdConflict => Volatile.Read(ref _conflict);
 
     /// <summary>Gets a value indicating whether Redis answered the last operation.</summary>
     public bool IsAvailable => Volatile.Read(ref _available);
@@ -281,13 +290,25 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
                 _dispatcher!.SweepShares();
                 var db = _connection.Database;
+                Start(_claiming, () => ClaimWorkerIdAsync(db));
+                if (Volatile.Read(ref _conflict) is { } conflict)
+                {
+                    // Two workers under one WorkerId would share leases and exceed the fleet's limits: this one refuses all work.
+                    RefuseAll(conflict);
+                    continue;
+                }
 
                 // Nothing here waits for Redis: each operation runs on its own, so a slow or absent Redis never holds up
                 // the others, the local grants of the fallback policy, or the pause policy's timeout.
                 Start(_subscribing, () => SubscribeAsync(db));
                 Start(_returning, () => ReturnAsync(db));
-                Start(_acquiring, () => AcquireAsync(db));
-                Start(_tokening, () => TokensAsync(db));
+                if (Volatile.Read(ref _claimed) || !Volatile.Read(ref _available))
+                {
+                    // Shares are taken only under a name this worker holds (or locally, by the fallback policy).
+                    Start(_acquiring, () => AcquireAsync(db));
+                    Start(_tokening, () => TokensAsync(db));
+                }
+
                 Start(_renewing, () => RenewAsync(db));
                 Start(_publishing, () => PublishAsync(db));
                 if (!Volatile.Read(ref _available))
@@ -799,6 +820,80 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         Succeeded();
     }
 
+    /// <summary>
+    /// Holds <c>{prefix}worker:{WorkerId}</c> with this instance's token, renewed every third of the lease TTL. A key held
+    /// by another token may be a crashed predecessor's: it is waited out for one TTL. Still held after that, another
+    /// worker is running under the same name, and this one refuses all work (<see cref="WorkerIdConflict"/>).
+    /// </summary>
+    private async Task ClaimWorkerIdAsync(IDatabase db)
+    {
+        var now = _time.GetTimestamp();
+        if (now < Volatile.Read(ref _nextClaim) || Volatile.Read(ref _conflict) is not null)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _nextClaim, now + (long)(_options.LeaseTtl.TotalSeconds / 3 * _time.TimestampFrequency));
+        Count("claim");
+        var held = (string?)await db.ScriptEvaluateAsync(RedisScripts.ClaimWorker, [_keys.Worker(WorkerId)], [_instance, (long)_options.LeaseTtl.TotalMilliseconds]).ConfigureAwait(false);
+        Succeeded();
+        if (held == _instance)
+        {
+            Volatile.Write(ref _claimContestedSince, 0);
+            if (!Volatile.Read(ref _claimed))
+            {
+                Volatile.Write(ref _claimed, true);
+                Signal();
+            }
+
+            return;
+        }
+
+        Volatile.Write(ref _claimed, false);
+
+        if (Volatile.Read(ref _claimContestedSince) == 0)
+        {
+            Volatile.Write(ref _claimContestedSince, now);
+            Volatile.Write(ref _nextClaim, now + (long)(0.2 * _time.TimestampFrequency));
+            return;
+        }
+
+        if (_time.GetElapsedTime(Volatile.Read(ref _claimContestedSince), now) <= _options.LeaseTtl)
+        {
+            Volatile.Write(ref _nextClaim, now + (long)(0.2 * _time.TimestampFrequency));
+            return;
+        }
+
+        var message = $"Another running worker uses the WorkerId '{WorkerId}' (ProxyScheduler:Redis:WorkerId) under the key prefix '{_options.KeyPrefix}': two workers under one name would share leases and exceed the fleet's limits, so this one refuses all work. Give each worker its own WorkerId, or leave it unset for a unique one.";
+        Volatile.Write(ref _conflict, message);
+        Log.WorkerIdInUse(_logger, WorkerId, _options.KeyPrefix);
+        Signal();
+    }
+
+    /// <summary>Fails every request waiting for a share (a worker whose name is taken refuses all work).</summary>
+    private void RefuseAll(string message)
+    {
+        List<Resource> waiting = [];
+        lock (_gate)
+        {
+            foreach (var (resource, leases) in _hosts)
+            {
+                if (!resource.IsProxy && (leases.Wanted > 0 || leases.TokensWanted > 0))
+                {
+                    leases.Wanted = 0;
+                    leases.TokensWanted = 0;
+                    leases.WantSince = 0;
+                    waiting.Add(resource);
+                }
+            }
+        }
+
+        foreach (var resource in waiting)
+        {
+            _dispatcher!.FailQueued(resource.Host, RequestFailureReason.CoordinationUnavailable, message);
+        }
+    }
+
     /// <summary>Pause policy: requests that waited for a share longer than the timeout while Redis was away fail.</summary>
     private void FailLongWaits()
     {
@@ -1032,6 +1127,9 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         [LoggerMessage(EventId = 3005, EventName = "CoordinationTimeout", Level = LogLevel.Error, Message = "{Count} request(s) to {Host} failed: Redis stayed unavailable past the timeout")]
         public static partial void RequestsFailed(ILogger logger, string host, int count);
+
+        [LoggerMessage(EventId = 3007, EventName = "WorkerIdInUse", Level = LogLevel.Critical, Message = "Another running worker uses the WorkerId {WorkerId} under the key prefix {KeyPrefix}; this worker refuses all work. Give each worker its own WorkerId, or leave it unset")]
+        public static partial void WorkerIdInUse(ILogger logger, string workerId, string keyPrefix);
 
         [LoggerMessage(EventId = 3006, EventName = "CoordinatorLoopFailed", Level = LogLevel.Error, Message = "The Redis coordinator's loop failed; it goes on")]
         public static partial void LoopFailed(ILogger logger, Exception exception);

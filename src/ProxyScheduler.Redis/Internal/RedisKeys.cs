@@ -16,6 +16,9 @@ internal sealed class RedisKeys(string prefix)
     /// <summary>Gets the hash of blocks of proxies by hosts (<c>proxy id|host</c> → until, ms).</summary>
     public RedisKey Blocks { get; } = prefix + "blocks";
 
+    /// <summary>Gets the key a running worker holds under its <c>WorkerId</c> (its instance token, kept alive with the leases' TTL).</summary>
+    public RedisKey Worker(string workerId) => $"{prefix}worker:{workerId}";
+
     public RedisKey Leases(Resource resource) => $"{prefix}{resource.Scope}:{resource.Text}:leases";
 
     public RedisKey Wants(Resource resource) => $"{prefix}{resource.Scope}:{resource.Text}:wants";

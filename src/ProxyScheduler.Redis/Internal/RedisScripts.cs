@@ -8,6 +8,19 @@ namespace ProxyScheduler.Redis.Internal;
 internal static class RedisScripts
 {
     /// <summary>
+    /// Holds a worker's name. KEYS: worker key. ARGV: instance token, ttl ms. Sets the key to the token when free (or
+    /// extends it when already this token's) and returns the token holding it.
+    /// </summary>
+    public const string ClaimWorker = """
+        local held = redis.call('GET', KEYS[1])
+        if (not held) or held == ARGV[1] then
+          redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+          return ARGV[1]
+        end
+        return held
+        """;
+
+    /// <summary>
     /// Takes up to n shares of a host. KEYS: leases, wants, pause. ARGV: worker, n, limit, ttl ms, first sequence number.
     /// Returns { granted, workers waiting, pause-until (ms, or ''), server time (ms) }.
     /// </summary>

@@ -46,7 +46,8 @@ public static class ProxySchedulerServiceCollectionExtensions
 
     /// <summary>
     /// Registers the scheduler and binds its options from a configuration section (usually
-    /// <c>configuration.GetSection("ProxyScheduler")</c>). Validation errors name the keys under that section.
+    /// <c>configuration.GetSection("ProxyScheduler")</c>). Validation errors name the keys under that section; a key that
+    /// no option reads (a misspelt <c>MaxConcurency</c>) fails start-up too, naming the key.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">The configuration section holding the options.</param>
@@ -55,8 +56,11 @@ public static class ProxySchedulerServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        var builder = AddCore(services, (configuration as IConfigurationSection)?.Path);
+        var path = (configuration as IConfigurationSection)?.Path;
+        var builder = AddCore(services, path);
         services.AddOptions<ProxySchedulerOptions>().Bind(configuration);
+        services.AddSingleton<IValidateOptions<ProxySchedulerOptions>>(sp =>
+            new UnknownConfigurationKeysValidator(configuration, path, sp.GetServices<ConfigurationSectionOwner>()));
         return builder;
     }
 

@@ -22,7 +22,7 @@ public sealed class ProxyEndpoint : IEquatable<ProxyEndpoint>
     /// <param name="port">The proxy's port, 1-65535.</param>
     /// <param name="userName">The user name, or <see langword="null"/> for none.</param>
     /// <param name="password">The password, or <see langword="null"/> for none.</param>
-    /// <exception cref="ArgumentException">The host is empty or invalid, or a password is given without a user name.</exception>
+    /// <exception cref="ArgumentException">The host is empty or invalid, a password is given without a user name, the user name contains <c>:</c>, or the user name or password contains a control character.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The port is outside 1-65535.</exception>
     public ProxyEndpoint(ProxyScheme scheme, string host, int port, string? userName = null, string? password = null)
     {
@@ -43,6 +43,16 @@ public sealed class ProxyEndpoint : IEquatable<ProxyEndpoint>
         if (password is not null && string.IsNullOrEmpty(userName))
         {
             throw new ArgumentException("A proxy password needs a user name.", nameof(password));
+        }
+
+        if (Internal.ProxyEndpointParser.CheckCredentials(userName, null) is { } userProblem)
+        {
+            throw new ArgumentException("The proxy's " + userProblem[4..], nameof(userName));
+        }
+
+        if (Internal.ProxyEndpointParser.CheckCredentials(null, password) is { } passwordProblem)
+        {
+            throw new ArgumentException("The proxy's " + passwordProblem[4..], nameof(password));
         }
 
         if (scheme is ProxyScheme.Socks4 or ProxyScheme.Socks4a && password is not null)

@@ -68,6 +68,28 @@ public sealed class ProxySnapshot
     /// <summary>Gets the attempts the proxy has carried.</summary>
     public long Attempts { get; }
 
+    /// <summary>
+    /// Gets the attempts through the proxy that the target answered (any status: the proxy did its job), over the proxy's
+    /// life. <see cref="Attempts"/> = <see cref="Answered"/> + <see cref="ProxyFailures"/> + <see cref="PairFailures"/> +
+    /// <see cref="HostFailures"/> + attempts in flight or cancelled before they ended.
+    /// </summary>
+    public long Answered { get; init; }
+
+    /// <summary>Gets the failed attempts blamed on the proxy itself (refused, reset or timed out before it answered, 407, its own 5xx).</summary>
+    public long ProxyFailures { get; init; }
+
+    /// <summary>Gets the failed attempts charged to a (proxy, host) pair: the host failed through this proxy while other proxies reached it.</summary>
+    public long PairFailures { get; init; }
+
+    /// <summary>Gets the failed attempts blamed on the host (it failed the same way through other proxies): they do not move the proxy's health.</summary>
+    public long HostFailures { get; init; }
+
+    /// <summary>Gets what the last failure blamed on the proxy looked like ("connection refused", "timed out", ...), or <see langword="null"/>.</summary>
+    public string? LastFailure { get; init; }
+
+    /// <summary>Gets the failed attempts through the proxy (whoever was blamed) by what they looked like ("connection refused", "connection reset", "timed out", ...).</summary>
+    public IReadOnlyDictionary<string, long> FailuresByKind { get; init; } = new Dictionary<string, long>();
+
     /// <inheritdoc />
     public override string ToString() => $"{Address} {State} in-flight {InFlight}/{MaxConcurrency} success {SuccessRate:P0} score {Score:0.###}";
 }

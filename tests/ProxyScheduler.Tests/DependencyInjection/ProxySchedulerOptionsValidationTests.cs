@@ -160,4 +160,50 @@ public sealed class ProxySchedulerOptionsValidationTests
 
         ResolveAndCatch(services).Failures.Should().ContainSingle().Which.Should().Be("Crawler:Scheduler:MaxRedirects must be between 0 and 50; it was 500.");
     }
+
+    [Fact]
+    public void AddProxyScheduler_AnUnknownKey_FailsAtStartup_NamingTheKeyAndTheNearestSetting()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ProxyScheduler:MaxConcurency"] = "64",
+            ["ProxyScheduler:DefaultHost:MinDelay"] = "00:00:01",
+            ["ProxyScheduler:DefaultHost:MinDealy"] = "00:00:01",
+            ["ProxyScheduler:Hosts:*.shop.test:MaxConcurrency"] = "2",
+            ["ProxyScheduler:Hosts:*.shop.test:Adaptve"] = "true",
+            ["ProxyScheduler:Proxies:0"] = "10.0.0.1:3128",
+            ["ProxyScheduler:Retry:MaxRetries"] = "3",
+            ["ProxyScheduler:Retry:MaxRetries:Extra"] = "3",
+            ["ProxyScheduler:Redis:Configuration"] = "127.0.0.1:6379",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddProxyScheduler(configuration.GetSection("ProxyScheduler"));
+        using var provider = services.BuildServiceProvider();
+
+        var failures = FluentActions.Invoking(provider.GetRequiredService<IStartupValidator>().Validate)
+            .Should().Throw<OptionsValidationException>().Which.Failures;
+
+        failures.Should().BeEquivalentTo(
+            "ProxyScheduler:MaxConcurency is not a setting the scheduler reads, so its value would be ignored. Did you mean 'MaxConcurrency'?",
+            "ProxyScheduler:DefaultHost:MinDealy is not a setting the scheduler reads, so its value would be ignored. Did you mean 'MinDelay'?",
+            "ProxyScheduler:Hosts:*.shop.test:Adaptve is not a setting the scheduler reads, so its value would be ignored. Did you mean 'Adaptive'?",
+            "ProxyScheduler:Retry:MaxRetries:Extra is not a setting the scheduler reads (ProxyScheduler:Retry:MaxRetries takes a single value).",
+            "ProxyScheduler:Redis is not a setting the scheduler reads, so its value would be ignored. The keys there are: " + string.Join(", ", typeof(ProxySchedulerOptions).GetProperties().Select(p => p.Name)) + ".");
+    }
+
+    [Fact]
+    public void AddProxyScheduler_TheRedisSection_IsKnownOnceUseRedisIsCalled()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ProxyScheduler:MaxConcurrency"] = "64",
+            ["ProxyScheduler:Redis:Configuration"] = "127.0.0.1:1,abortConnect=false",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddProxyScheduler(configuration.GetSection("ProxyScheduler")).UseRedis(configuration.GetSection("ProxyScheduler:Redis"));
+        using var provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<IOptions<ProxySchedulerOptions>>().Value.MaxConcurrency.Should().Be(64);
+        FluentActions.Invoking(() => provider.GetRequiredService<IOptionsMonitor<ProxySchedulerOptions>>().Get(Options.DefaultName)).Should().NotThrow();
+    }
 }

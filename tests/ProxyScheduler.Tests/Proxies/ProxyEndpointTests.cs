@@ -78,9 +78,56 @@ public sealed class ProxyEndpointTests
     [InlineData("http://alice:TopSecret@10.0.0.2:x", "http://***@10.0.0.2:x")]
     [InlineData("alice:TopSecret@host", "***@host")]
     [InlineData("[::1]:80:alice:TopSecret", "[::1]:80:***")]
-    public void Redact_HidesCredentialsInEveryFormat(string line, string expected)
+    [InlineData("[::1]:8080", "[::1]:8080")]
+    [InlineData("http://alice:TopSecret@[::1]:8080", "http://***@[::1]:8080")]
+    [InlineData("socks5://alice:Top@Secret@[2001:db8::7]:1080", "socks5://***@[2001:db8::7]:1080")]
+    [InlineData("10.0.0.2:3128:ali\nce:TopSecret", "10.0.0.2:3128:***")]
+    [InlineData("http://ali\r\nce:TopSecret@10.0.0.2:80", "http://***@10.0.0.2:80")]
+    [InlineData("10.0.0.2:31\u000128", "10.0.0.2:31\\u000128")]
+    public void Redact_HidesCredentialsInEveryFormat_KeepsIPv6Readable_AndNeverEchoesAControlCharacter(string line, string expected)
     {
         ProxyScheduler.Proxies.Internal.ProxyEndpointParser.Redact(line).Should().Be(expected);
+    }
+
+    [Fact]
+    public void ToString_OfAnIPv6ProxyWithCredentials_ShowsTheAddress_AndStarsOnlyForTheCredentials()
+    {
+        var proxy = ProxyEndpoint.Parse("http://alice:TopSecret@[::1]:8080");
+
+        proxy.ToString().Should().EndWith("(http://***@[::1]:8080)").And.NotContain("alice").And.NotContain("TopSecret");
+    }
+
+    [Theory]
+    [InlineData("http://al%0D%0Aice:pw@10.0.0.1:80", "user name contains a control character (CR)")]
+    [InlineData("http://alice:p%0Aw@10.0.0.1:80", "password contains a control character (LF)")]
+    [InlineData("http://al%3Aice:pw@10.0.0.1:80", "user name contains ':'")]
+    [InlineData("10.0.0.1:80:al\u0007ice:pw", "control character (U+0007) at column 15")]
+    [InlineData("10.0.0.1:80\r\n:alice:pw", "control character (CR) at column 12")]
+    [InlineData("al\u0000ice:pw@10.0.0.1:80", "control character (NUL) at column 3")]
+    public void Parse_ControlCharactersOrAColonInTheUserName_AreRefused(string text, string reason)
+    {
+        var failure = FluentActions.Invoking(() => ProxyEndpoint.Parse(text)).Should().Throw<FormatException>().Which;
+
+        failure.Message.Should().Contain(reason);
+        failure.Message.Should().NotContain("pw").And.NotContain("\r").And.NotContain("\n").And.NotContain("\u0007").And.NotContain("\0");
+    }
+
+    [Fact]
+    public void ParseList_ALineWithAnEmbeddedCarriageReturn_FailsWithItsLineNumber()
+    {
+        var failure = FluentActions.Invoking(() => ProxyEndpoint.ParseList(["10.0.0.1:3128", "10.0.0.2:3128:bob:Sec\rret"])).Should().Throw<FormatException>().Which;
+
+        failure.Message.Should().StartWith("Line 2 is not a valid proxy ('10.0.0.2:3128:***')").And.Contain("(CR)").And.NotContain("Sec");
+    }
+
+    [Theory]
+    [InlineData("al:ice", null, "userName")]
+    [InlineData("al\nice", null, "userName")]
+    [InlineData("alice", "pass\r\nX-Injected: 1", "password")]
+    public void Constructor_RefusesCredentialsThatCannotBeSentSafely(string user, string? password, string parameter)
+    {
+        FluentActions.Invoking(() => new ProxyEndpoint(ProxyScheme.Http, "10.0.0.1", 80, user, password))
+            .Should().Throw<ArgumentException>().Which.ParamName.Should().Be(parameter);
     }
 
     [Fact]

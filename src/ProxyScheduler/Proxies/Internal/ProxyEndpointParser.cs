@@ -17,6 +17,14 @@ internal static class ProxyEndpointParser
             return false;
         }
 
+        var control = IndexOfControl(s);
+        if (control >= 0)
+        {
+            // A CR or LF inside a credential would end up inside a Proxy-Authorization header line.
+            error = $"it contains a control character ({Describe(s[control])}) at column {control + 1}.";
+            return false;
+        }
+
         if (s.AsSpan().IndexOfAny(" \t") >= 0)
         {
             error = "it contains whitespace.";
@@ -64,6 +72,12 @@ internal static class ProxyEndpointParser
             if (user.Length == 0)
             {
                 error = "the user name before '@' is empty.";
+                return false;
+            }
+
+            if (CheckCredentials(user, password) is { } problem)
+            {
+                error = problem;
                 return false;
             }
         }
@@ -133,10 +147,34 @@ internal static class ProxyEndpointParser
         return true;
     }
 
+    /// <summary>
+    /// Why a user name and password cannot be sent, or <see langword="null"/>: a <c>:</c> in the user name would move
+    /// into the password of the <c>Basic</c> credentials, and a control character (CR, LF, ...) could end the header line.
+    /// </summary>
+    public static string? CheckCredentials(string? user, string? password)
+    {
+        if (user is not null && user.Contains(':', StringComparison.Ordinal))
+        {
+            return "the user name contains ':' (Basic credentials cannot carry it; percent-encode a ':' that belongs to the password).";
+        }
+
+        if (user is not null && IndexOfControl(user) is var u and >= 0)
+        {
+            return $"the user name contains a control character ({Describe(user[u])}).";
+        }
+
+        if (password is not null && IndexOfControl(password) is var p and >= 0)
+        {
+            return $"the password contains a control character ({Describe(password[p])}).";
+        }
+
+        return null;
+    }
+
     /// <summary>Returns the text with anything that may be a credential replaced by <c>***</c>, shortened for messages.</summary>
     public static string Redact(string text)
     {
-        var s = text.Trim();
+        var s = EscapeControls(text.Trim());
         var schemeEnd = s.IndexOf("://", StringComparison.Ordinal);
         var start = schemeEnd >= 0 ? schemeEnd + 3 : 0;
         var at = s.LastIndexOf('@');
@@ -164,6 +202,32 @@ internal static class ProxyEndpointParser
 
         return s.Length > MaxEchoLength ? s[..MaxEchoLength] + "…" : s;
     }
+
+    private static int IndexOfControl(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsControl(text[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static string Describe(char c) => c switch
+    {
+        '\r' => "CR",
+        '\n' => "LF",
+        '\t' => "TAB",
+        '\0' => "NUL",
+        _ => $"U+{(int)c:X4}",
+    };
+
+    // A message never carries a raw control character (it could forge a log line): each is shown as \uXXXX.
+    private static string EscapeControls(string text) =>
+        IndexOfControl(text) < 0 ? text : string.Concat(text.Select(c => char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString()));
 
     private static bool TryParseScheme(string text, out ProxyScheme scheme)
     {

@@ -108,6 +108,9 @@ internal sealed class ProxyNode
     /// <summary>Gets or sets the target failures through the proxy charged to the host (the proxy not blamed), over its life.</summary>
     public long HostBlamed { get; set; }
 
+    /// <summary>Gets the failures through the proxy (blamed on it, on a pair or on a host) by <see cref="Classification.Internal.FailureKind"/>, over its life.</summary>
+    public long[] FailuresByKind { get; } = new long[(int)Classification.Internal.FailureKind.Other + 1];
+
     /// <summary>Gets or sets the attempts through the proxy the target answered (any status), over its life.</summary>
     public long Answered { get; set; }
 

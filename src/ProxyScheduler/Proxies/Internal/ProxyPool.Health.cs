@@ -57,11 +57,17 @@ internal sealed partial class ProxyPool
             {
                 blame = AttemptBlame.Proxy;
                 neutral = false;
+                node.PairBlamed--; // counted once, as the proxy's
             }
             else if (!contradicted)
             {
                 node.HostBlamed++;
             }
+        }
+
+        if (outcome is not null && (neutral || blame == AttemptBlame.Proxy))
+        {
+            node.FailuresByKind[(int)(verdict.Kind == FailureKind.None ? FailureKind.Other : verdict.Kind)]++;
         }
 
         switch (outcome)

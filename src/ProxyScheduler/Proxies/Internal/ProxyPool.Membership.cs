@@ -213,6 +213,12 @@ internal sealed partial class ProxyPool
                 Score = node.State == ProxyHealthState.Healthy
                     ? Faded(node.Success, node.LastSample, now) / (1.0 + (node.LatencyTicks / _ticksPerMs / 1000.0))
                     : 0,
+                Answered = node.Answered,
+                ProxyFailures = node.ProxyBlamed,
+                PairFailures = node.PairBlamed,
+                HostFailures = node.HostBlamed,
+                LastFailure = node.LastFailure == Classification.Internal.FailureKind.None ? null : Classification.Internal.AttemptVerdict.Describe(node.LastFailure),
+                FailuresByKind = FailuresByKind(node),
             });
         }
 
@@ -262,5 +268,19 @@ internal sealed partial class ProxyPool
 
         var dot = endpoint.Host.IndexOf('.', StringComparison.Ordinal);
         return "dns:" + (dot > 0 && endpoint.Host.IndexOf('.', dot + 1) > 0 ? endpoint.Host[(dot + 1)..] : endpoint.Host);
+    }
+
+    private static Dictionary<string, long> FailuresByKind(ProxyNode node)
+    {
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (var kind = 0; kind < node.FailuresByKind.Length; kind++)
+        {
+            if (node.FailuresByKind[kind] > 0)
+            {
+                result[Classification.Internal.AttemptVerdict.Describe((Classification.Internal.FailureKind)kind)] = node.FailuresByKind[kind];
+            }
+        }
+
+        return result;
     }
 }
