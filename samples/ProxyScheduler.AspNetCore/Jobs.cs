@@ -258,7 +258,7 @@ public sealed partial class JobRunner : BackgroundService
         };
         return new JobItemResult(
             item.Index,
-            job.Urls[(int)item.Index].ToString(),
+            Redact(job.Urls[(int)item.Index]),
             item.Status,
             response is null ? null : (int)response.StatusCode,
             response?.Attempts ?? (item.Exception as RequestFailedException)?.Attempts ?? 0,
@@ -268,6 +268,19 @@ public sealed partial class JobRunner : BackgroundService
             response?.BodyLength ?? 0,
             item.Value,
             error);
+    }
+
+    /// <summary>A submitted URL as <c>/jobs/{id}</c> shows it: no user information, and every query value masked (<c>?token=***</c>).</summary>
+    internal static string Redact(Uri url)
+    {
+        var text = url.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
+        if (url.Query.Length <= 1)
+        {
+            return text;
+        }
+
+        var keys = url.Query[1..].Split('&', StringSplitOptions.RemoveEmptyEntries).Select(pair => pair.Split('=', 2)[0] + "=***");
+        return text + "?" + string.Join('&', keys);
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Job {JobId} started with {Count} URLs")]

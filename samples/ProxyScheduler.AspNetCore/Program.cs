@@ -23,6 +23,7 @@ builder.Services.AddProxyScheduler(builder.Configuration.GetSection("ProxySchedu
 
 builder.Services.AddOptions<JobOptions>().Bind(builder.Configuration.GetSection("Jobs")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton<JobStore>();
+builder.Services.AddProblemDetails(); // every error answer is a ProblemDetails; no stack trace ever leaves the service
 builder.Services.AddHostedService<JobRunner>();
 builder.Services.ConfigureHttpJsonOptions(o =>
 {
@@ -48,12 +49,30 @@ if (console)
 }
 
 var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
 
-app.MapPost("/jobs", Results<Accepted<object>, ValidationProblem, ProblemHttpResult> (JobRequest body, JobStore store, IOptions<JobOptions> options, TimeProvider time) =>
+app.MapPost("/jobs", async Task<Results<Accepted<object>, ValidationProblem, ProblemHttpResult>> (HttpContext context, JobStore store, IOptions<JobOptions> options, TimeProvider time) =>
 {
+    // The body is read here rather than bound, so that malformed JSON gets a 400 that says what is wrong (and nothing else).
+    JobRequest? body;
+    try
+    {
+        body = await context.Request.ReadFromJsonAsync<JobRequest>(context.RequestAborted);
+    }
+    catch (JsonException ex)
+    {
+        var where = ex.LineNumber is { } line ? $" (line {line + 1}, byte {ex.BytePositionInLine + 1})" : string.Empty;
+        return TypedResults.Problem($"The body is not valid JSON for a job{where}. Send {{\"urls\": [\"https://...\"]}}.", statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON");
+    }
+    catch (InvalidOperationException)
+    {
+        return TypedResults.Problem("Send the job as JSON (Content-Type: application/json).", statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type");
+    }
+
     var errors = new Dictionary<string, string[]>();
     var urls = new List<Uri>();
-    if (body.Urls is not { Count: > 0 } list)
+    if (body?.Urls is not { Count: > 0 } list)
     {
         errors["urls"] = ["Give at least one URL."];
     }
@@ -65,7 +84,7 @@ app.MapPost("/jobs", Results<Accepted<object>, ValidationProblem, ProblemHttpRes
     {
         for (var i = 0; i < list.Count; i++)
         {
-            if (Uri.TryCreate(list[i], UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+            if (list[i] is { } text && Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
             {
                 urls.Add(uri);
             }
@@ -76,7 +95,7 @@ app.MapPost("/jobs", Results<Accepted<object>, ValidationProblem, ProblemHttpRes
         }
     }
 
-    if (body.SessionKey is { } key && (key.Length == 0 || key.Length > 256))
+    if (body?.SessionKey is { } key && (key.Length == 0 || key.Length > 256))
     {
         errors["sessionKey"] = ["A session key has 1 to 256 characters."];
     }
@@ -86,10 +105,12 @@ app.MapPost("/jobs", Results<Accepted<object>, ValidationProblem, ProblemHttpRes
         return TypedResults.ValidationProblem(errors);
     }
 
-    var job = new Job(Guid.NewGuid(), urls, body.SessionKey, body.Priority, time.GetUtcNow());
+    var job = new Job(Guid.NewGuid(), urls, body!.SessionKey, body.Priority, time.GetUtcNow());
     if (!store.TryAdd(job))
     {
-        return TypedResults.Problem($"The service holds {options.Value.MaxJobs} unfinished jobs (Jobs:MaxJobs); try again later.", statusCode: StatusCodes.Status503ServiceUnavailable);
+        job.Dispose();
+        context.Response.Headers.RetryAfter = "30";
+        return TypedResults.Problem($"The service holds {options.Value.MaxJobs} unfinished jobs (Jobs:MaxJobs); try again later.", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Queue full");
     }
 
     return TypedResults.Accepted($"/jobs/{job.Id}", job.ToView(includeResults: false));

@@ -32,6 +32,12 @@ internal static class WorldRun
         await using var world = await DemoWorld.StartAsync();
         var proxyNames = world.Proxies.ToDictionary(p => ProxyEndpoint.Parse(p.Url).Id, p => p);
         var runLimit = options.DeadlineSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultRunLimit;
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            // Redirected to a file or a CI log: room for the report's tables.
+            AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 160);
+        }
+
         DescribeWorld(world, options.Requests, runLimit);
 
         // The Redis round trips, read from the scheduler's own metric (proxyscheduler.redis.calls).
@@ -204,8 +210,7 @@ internal static class WorldRun
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
-            // Redirected to a file or a CI log: room for the report's tables, and one progress line every 2 s.
-            AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 132);
+            // Redirected to a file or a CI log: one progress line every 2 s.
             live = false;
         }
 
@@ -311,7 +316,7 @@ internal static class WorldRun
             .AddColumn("proxy").AddColumn("kind").AddColumn("state").AddColumn(new TableColumn("score").RightAligned())
             .AddColumn(new TableColumn("attempts").RightAligned()).AddColumn(new TableColumn("answered").RightAligned())
             .AddColumn(new TableColumn("proxy's fault").RightAligned()).AddColumn(new TableColumn("pair").RightAligned()).AddColumn(new TableColumn("host's fault").RightAligned())
-            .AddColumn("failures by kind").AddColumn(new TableColumn("resets sent").RightAligned());
+            .AddColumn("how they failed").AddColumn(new TableColumn("resets sent").RightAligned());
         foreach (var p in snapshot.Proxies.OrderBy(p => proxyNames[p.Id].Name, StringComparer.Ordinal))
         {
             var known = proxyNames[p.Id];

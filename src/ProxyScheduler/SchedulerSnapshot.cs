@@ -47,7 +47,7 @@ public sealed class SchedulerSnapshot
 
     /// <summary>
     /// Gets, while requests wait for a proxy, what they wait for: how many proxies could serve, how many are quarantined
-    /// and why, and when the next probe is due (for example <c>2 proxies can serve 'any'; 2 quarantined (2 connection
+    /// and why, and when the next probe is due (for example <c>2 proxies can serve 'any'; 2 of 2 quarantined (2 connection
     /// refused); next probe in 8 s</c>); <see langword="null"/> when nothing waits for a proxy.
     /// </summary>
     public string? WaitingForProxyReason { get; init; }

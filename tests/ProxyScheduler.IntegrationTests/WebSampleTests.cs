@@ -147,6 +147,64 @@ public sealed class WebSampleTests(TargetServerFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task MalformedJson_GetsAProblemDetails400_WithoutAStackTrace()
+    {
+        await using var app = CreateApp(null, []);
+        using var client = app.CreateClient();
+
+        foreach (var body in new[] { "{\"urls\": [\"http://127.0.0.1/a\"", "not json at all", "{\"urls\": 42}", "[1,2,3]" })
+        {
+            using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+            var response = await client.PostAsync(new Uri("/jobs", UriKind.Relative), content);
+            var text = await response.Content.ReadAsStringAsync();
+
+            response.StatusCode.Should().Be(HttpStatusCode.BadRequest, body);
+            response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+            text.Should().Contain("not valid JSON").And.NotContain("   at ").And.NotContain("Exception", "no stack trace and no exception type leaves the service");
+        }
+
+        using var form = new StringContent("urls=x", System.Text.Encoding.UTF8, "application/x-www-form-urlencoded");
+        var wrongType = await client.PostAsync(new Uri("/jobs", UriKind.Relative), form);
+        wrongType.StatusCode.Should().Be(HttpStatusCode.UnsupportedMediaType);
+        (await wrongType.Content.ReadAsStringAsync()).Should().NotContain("   at ");
+    }
+
+    [Fact]
+    public async Task FullQueue_Gets503_WithRetryAfter()
+    {
+        var slow = Server.Hosts[16];
+        await using var app = CreateApp(null, new() { ["Jobs:MaxJobs"] = "1" });
+        using var client = app.CreateClient();
+        var first = await SubmitAsync(client, new { urls = new[] { new Uri(slow, "delay/5000").ToString() } });
+
+        var response = await client.PostAsJsonAsync(new Uri("/jobs", UriKind.Relative), new { urls = new[] { new Uri(slow, "status/200").ToString() } });
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        response.Headers.RetryAfter.Should().NotBeNull();
+        response.Headers.RetryAfter!.Delta.Should().BeGreaterThan(TimeSpan.Zero);
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+        (await response.Content.ReadAsStringAsync()).Should().Contain("Jobs:MaxJobs");
+        (await client.DeleteAsync(new Uri($"/jobs/{first}", UriKind.Relative))).StatusCode.Should().Be(HttpStatusCode.Accepted);
+    }
+
+    [Fact]
+    public async Task SubmittedUrls_AreShownRedacted_NoPasswordNoQuerySecrets()
+    {
+        var host = Server.Hosts[17];
+        await using var app = CreateApp(null, []);
+        using var client = app.CreateClient();
+        var url = $"http://reader:UrlPa55word@127.0.0.1:{host.Port}/status/200?token=QuerySecret42&page=2";
+
+        var job = await SubmitAsync(client, new { urls = new[] { url } });
+        var done = await WaitForJobAsync(client, job);
+
+        var shown = done.GetProperty("results")[0].GetProperty("url").GetString();
+        shown.Should().Be($"http://127.0.0.1:{host.Port}/status/200?token=***&page=***");
+        var everything = done.ToString() + await client.GetStringAsync(new Uri("/jobs", UriKind.Relative));
+        everything.Should().NotContain("UrlPa55word").And.NotContain("QuerySecret42").And.NotContain("reader");
+    }
+
+    [Fact]
     public async Task RealProcess_StartedWithUrlsOnLoopback_ServesAJob()
     {
         var port = ExternalServer.FreePort();

@@ -19,7 +19,9 @@ namespace ProxyScheduler.Testing;
 /// <remarks>
 /// Routes on every host: <c>/</c> (latency per the host's setting, then "ok"), <c>/delay/{ms}</c>,
 /// <c>/status/{code}</c> (with <c>?retryAfter=s</c>), <c>/bytes/{n}</c>, <c>/redirect?to=URL&amp;status=302</c>,
-/// <c>/echo-headers</c>, <c>/whoami</c> (the caller's address), <c>/block-from/{ip}</c> (403 to that caller address).
+/// <c>/echo-headers</c>, <c>/whoami</c> (the caller's address), <c>/block-from/{ip}</c> (403 to that caller address),
+/// <c>/stall-body</c> (4 KiB whose last 3 KiB come after the host's body stall), <c>/reset-every/{n}</c> (every n-th
+/// request's connection is reset).
 /// </remarks>
 public sealed class TargetServer : IAsyncDisposable
 {
@@ -46,6 +48,16 @@ public sealed class TargetServer : IAsyncDisposable
 
     /// <summary>Sets the latency range of <c>/</c> on one host (uniform between the bounds).</summary>
     public void SetLatency(Uri host, int minMs, int maxMs) => _latency[host.Port] = (minMs, maxMs);
+
+    private readonly ConcurrentDictionary<int, int> _bodyStall = new();
+    private long _resetCounter;
+    private long _resetsSent;
+
+    /// <summary>Gets how many connections <c>/reset-every/{n}</c> has reset.</summary>
+    public long ResetsSent => Interlocked.Read(ref _resetsSent);
+
+    /// <summary>Makes <c>/stall-body</c> on <paramref name="host"/> stop for <paramref name="ms"/> after its first KiB (0: no stall).</summary>
+    public void SetBodyStall(Uri host, int ms) => _bodyStall[host.Port] = ms;
 
     /// <summary>Sets the latency range of <c>/</c> on every host.</summary>
     public void SetLatency(int minMs, int maxMs)
@@ -188,6 +200,38 @@ public sealed class TargetServer : IAsyncDisposable
                 Exit();
                 context.Response.ContentType = "text/plain";
                 await context.Response.WriteAsync("ok", aborted).ConfigureAwait(false);
+                return;
+            }
+
+            if (path.StartsWith("/reset-every/", StringComparison.Ordinal) && int.TryParse(path[13..], out var every) && every > 0)
+            {
+                // Every n-th request to this route (per host) has its connection reset before any answer: a transient fault.
+                Exit();
+                if (Interlocked.Increment(ref _resetCounter) % every == 0)
+                {
+                    Interlocked.Increment(ref _resetsSent);
+                    context.Abort();
+                    return;
+                }
+
+                await context.Response.WriteAsync("ok", aborted).ConfigureAwait(false);
+                return;
+            }
+
+            if (path == "/stall-body")
+            {
+                // Headers and the first bytes at once, the rest after the host's body stall (SetBodyStall): a slow body.
+                Exit();
+                context.Response.ContentType = "text/plain";
+                context.Response.ContentLength = 4096;
+                await context.Response.Body.WriteAsync(new byte[1024], aborted).ConfigureAwait(false);
+                await context.Response.Body.FlushAsync(aborted).ConfigureAwait(false);
+                if (_bodyStall.TryGetValue(port, out var stall) && stall > 0)
+                {
+                    await Task.Delay(stall, aborted).ConfigureAwait(false);
+                }
+
+                await context.Response.Body.WriteAsync(new byte[3072], aborted).ConfigureAwait(false);
                 return;
             }
 

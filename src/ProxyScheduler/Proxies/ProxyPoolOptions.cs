@@ -71,6 +71,8 @@ public sealed class ProxyPoolOptions
     /// blocked by its host; merely busy proxies do not count). Past it the request fails with
     /// <see cref="RequestFailureReason.ProxiesUnavailable"/> and a message that says how many proxies could serve it, how
     /// many are quarantined and why, and when the next probe is due. <see cref="Timeout.InfiniteTimeSpan"/> waits forever.
+    /// The bound counts from when the host's requests began to find no proxy: a failed probe of a quarantined proxy does
+    /// not restart it, and a request that arrives (or is retried) during an outage waits only what is left of it.
     /// </summary>
     /// <value>The default value is 1 minute.</value>
     public TimeSpan MaxWaitForProxy { get; set; } = TimeSpan.FromMinutes(1);

@@ -524,7 +524,7 @@ internal sealed partial class ProxyPool
         text.Append(CultureInfo.InvariantCulture, $"{members.Length} prox{(members.Length == 1 ? "y" : "ies")} can serve '{requirement}'");
         if (quarantined > 0)
         {
-            text.Append(CultureInfo.InvariantCulture, $"; {quarantined} quarantined (");
+            text.Append(CultureInfo.InvariantCulture, $"; {quarantined} of {members.Length} quarantined (");
             text.AppendJoin(", ", kinds.OrderByDescending(static k => k.Value).Select(static k => k.Value + " " + AttemptVerdict.Describe(k.Key == FailureKind.None ? FailureKind.Other : k.Key)));
             text.Append(')');
         }

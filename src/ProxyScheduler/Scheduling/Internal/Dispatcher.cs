@@ -1016,7 +1016,13 @@ internal sealed class Dispatcher : IDisposable
                 switch (TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out var wake, out var failure))
                 {
                     case LeaseResult.Granted:
-                        host.NoProxySince = 0;
+                        if (!lease.IsProbe)
+                        {
+                            // A proxy serves again. (A probe of a quarantined one does not end the wait: while probes
+                            // fail, the requests behind them keep counting towards MaxWaitForProxy.)
+                            host.NoProxySince = 0;
+                        }
+
                         TakeLocked(waiter);
                         waiter.State = Waiter.Granted;
                         TakeGateSlot(waiter);
@@ -1031,9 +1037,17 @@ internal sealed class Dispatcher : IDisposable
                         waitsForProxy = true;
                         if (_waitUnavailable && _maxWaitForProxyTicks > 0)
                         {
-                            // No proxy able to serve is available (not merely busy): the wait is bounded.
-                            host.NoProxySince = host.NoProxySince == 0 ? now : host.NoProxySince;
-                            var waitEnds = Math.Max(host.NoProxySince, waiter.EnqueuedAt) + _maxWaitForProxyTicks;
+                            // No proxy able to serve is available (not merely busy): the wait is bounded, counted from
+                            // when the host's requests began to find none (an episode nobody waited through for a whole
+                            // bound is over: a new one starts). Retried requests and requests that came later share
+                            // the episode's clock, so a dead proxy list fails them all once the bound is past.
+                            if (host.NoProxySince == 0 || now - host.NoProxySeenAt > _maxWaitForProxyTicks)
+                            {
+                                host.NoProxySince = now;
+                            }
+
+                            host.NoProxySeenAt = now;
+                            var waitEnds = host.NoProxySince + _maxWaitForProxyTicks;
                             if (now >= waitEnds)
                             {
                                 FailLocked(waiter, new DispatchFailedException(RequestFailureReason.ProxiesUnavailable,

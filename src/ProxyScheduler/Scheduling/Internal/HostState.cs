@@ -102,6 +102,9 @@ internal sealed class HostState
     /// <summary>Gets or sets since when the host's waiters find no proxy available (all quarantined, retired or resting for the host); 0 while they do.</summary>
     public long NoProxySince { get; set; }
 
+    /// <summary>Gets or sets when a waiter of the host last found no proxy available (ends a stale episode of <see cref="NoProxySince"/>).</summary>
+    public long NoProxySeenAt { get; set; }
+
     /// <summary>Whether the host waits in the dispatcher's list of hosts whose waiters found no proxy.</summary>
     public bool Parked { get; set; }
 
