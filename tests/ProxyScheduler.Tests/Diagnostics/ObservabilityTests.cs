@@ -158,6 +158,7 @@ public sealed class ObservabilityTests
         using var sut = new ProxyTestScheduler(pool, o =>
         {
             o.ProxyPool.QuarantineAfter = 1;
+            o.ProxyPool.Selector = "RoundRobin"; // every proxy gets its turn with each host: no run without a block
             o.Sessions.MaxUses = 1;
             o.Retry.MaxRetries = 0;
         }, b => b.Services.AddMetrics());
@@ -174,10 +175,10 @@ public sealed class ObservabilityTests
             : id == blocked && request.RequestUri!.Host == "b.test" ? Task.FromResult(FakeHandler.Response(HttpStatusCode.Forbidden))
             : Task.FromResult(FakeHandler.Response(HttpStatusCode.OK));
 
-        // Each proxy gets a request to each host (the pool spreads them); then one session sends twice (MaxUses 1: one rebind).
+        // Each proxy gets a request to each host (round robin over A, B, B); then one session sends twice (MaxUses 1: one rebind).
         for (var i = 0; i < 12; i++)
         {
-            await sut.Scheduler.SendAsync(new ScheduledRequest(new Uri(i % 2 == 0 ? A : B, $"?i={i}")));
+            await sut.Scheduler.SendAsync(new ScheduledRequest(new Uri(i % 3 == 0 ? A : B, $"?i={i}")));
         }
 
         await sut.Scheduler.SendAsync(new ScheduledRequest(A) { SessionKey = SessionKey });
