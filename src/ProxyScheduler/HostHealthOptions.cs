@@ -11,7 +11,10 @@ namespace ProxyScheduler;
 /// </summary>
 public sealed class HostHealthOptions
 {
-    /// <summary>Gets or sets how many target failures in a row, with no success in between, mark a host down; 0 turns the host circuit off.</summary>
+    /// <summary>
+    /// Gets or sets how many failures without an answer in a row (timeouts, resets, refusals at the target; a 5xx answer
+    /// does not count), with no answer in between, mark a host down; 0 turns the host circuit off.
+    /// </summary>
     /// <value>The default value is 3.</value>
     [Range(0, 1000)]
     public int FailureThreshold { get; set; } = 3;

@@ -5,6 +5,7 @@ using ProxyScheduler.Benchmarks;
 // dotnet run -c Release --project tests/ProxyScheduler.Benchmarks -- load-proxied [requests]   (through 4 tinyproxy instances)
 // dotnet run -c Release --project tests/ProxyScheduler.Benchmarks -- postprocess [responses] [KiB]   (parallel post-processing, DOP 1 vs cores)
 // dotnet run -c Release --project tests/ProxyScheduler.Benchmarks -- fleet [requests]   (one worker, Redis vs local coordination; needs redis-server)
+// dotnet run -c Release --project tests/ProxyScheduler.Benchmarks -- resets [requests] [every]   (target resets 1 connection in every; needs tinyproxy)
 // dotnet run -c Release --project tests/ProxyScheduler.Benchmarks -- micro [BenchmarkDotNet arguments]
 // (the "serve" mode is the load benchmark's target server, started as a child process)
 return args.FirstOrDefault() switch
@@ -15,6 +16,7 @@ return args.FirstOrDefault() switch
     "overhead" => await OverheadBenchmark.RunAsync(args.Skip(1).ToArray()),
     "postprocess" => await PostProcessingBenchmark.RunAsync(args.Skip(1).ToArray()),
     "fleet" => await FleetBenchmark.RunAsync(args.Skip(1).ToArray()),
+    "resets" => await ResetSoakBenchmark.RunAsync(args.Skip(1).ToArray()),
     "micro" => RunMicro(args.Skip(1).ToArray()),
     _ => Usage(),
 };
@@ -27,6 +29,6 @@ static int RunMicro(string[] args)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: ProxyScheduler.Benchmarks load [requests] | load-proxied [requests] | fleet [requests] | overhead | postprocess [responses] [KiB] | micro [BenchmarkDotNet arguments]");
+    Console.Error.WriteLine("usage: ProxyScheduler.Benchmarks load [requests] | load-proxied [requests] | fleet [requests] | resets [requests] [every] | overhead | postprocess [responses] [KiB] | micro [BenchmarkDotNet arguments]");
     return 2;
 }

@@ -284,11 +284,11 @@ internal sealed partial class ProxyPool
     }
 
     /// <summary>Whether some proxy meeting <paramref name="requirement"/> could still take the request (now or after a rest), other than <paramref name="excluded"/>.</summary>
-    public bool HasCandidate(ProxyRequirement requirement, List<ProxyNode>? excluded)
+    public bool HasCandidate(ProxyRequirement requirement, List<ProxyNode>? excluded, bool healthyOnly = false)
     {
         foreach (var node in GetSet(requirement).Members)
         {
-            if (node.State is ProxyHealthState.Healthy or ProxyHealthState.Quarantined && !node.Removed && !IsExcluded(excluded, node))
+            if ((node.State == ProxyHealthState.Healthy || (!healthyOnly && node.State == ProxyHealthState.Quarantined)) && !node.Removed && !IsExcluded(excluded, node))
             {
                 return true;
             }

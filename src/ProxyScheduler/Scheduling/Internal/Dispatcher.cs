@@ -355,9 +355,15 @@ internal sealed class Dispatcher : IDisposable
             return false;
         }
 
+        if (verdict.Kind == FailureKind.TargetStatus)
+        {
+            // The host answered, with an error status: it is reachable. Retries, Retry-After and the adaptive limit
+            // deal with it; the circuit is for a host that does not answer (timeouts, resets, refusals).
+            return false;
+        }
+
         var circuit = host.Circuit ??= new HostCircuit();
-        var answered = verdict.Kind == FailureKind.TargetStatus;
-        if (proxy is not null && !answered && circuit.Contradicts(proxy, now, _contradictionWindowTicks))
+        if (proxy is not null && circuit.Contradicts(proxy, now, _contradictionWindowTicks))
         {
             return true;
         }
@@ -419,11 +425,11 @@ internal sealed class Dispatcher : IDisposable
     }
 
     /// <summary>Whether a retry of a request could go through a proxy it has not failed with yet.</summary>
-    public bool HasUntriedProxy(ProxyRequirement? requirement, List<ProxyNode>? excluded)
+    public bool HasUntriedProxy(ProxyRequirement? requirement, List<ProxyNode>? excluded, bool healthyOnly = false)
     {
         lock (_lock)
         {
-            return _pool is not null && _pool.HasCandidate(requirement ?? ProxyRequirement.Any, excluded);
+            return _pool is not null && _pool.HasCandidate(requirement ?? ProxyRequirement.Any, excluded, healthyOnly);
         }
     }
 

@@ -1027,10 +1027,13 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         }
     }
 
-    /// <summary>Whether a proxy is left for the request's retry: an untried one, or else the least recently failed one.</summary>
+    /// <summary>
+    /// Whether a proxy is left for the request's retry: an untried one (a quarantined one is waited for), or else the
+    /// least recently failed one, when it still serves (a retry never waits on the reanimation of a proxy that failed it).
+    /// </summary>
     private bool HasProxyFor(RequestExecution execution) =>
         _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded)
-        || (execution.ReuseLeastRecentlyFailed() && _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded));
+        || (execution.ReuseLeastRecentlyFailed() && _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded, healthyOnly: true));
 
     private static IProxySelector ResolveSelector(string name, IEnumerable<IProxySelector> registered)
     {
