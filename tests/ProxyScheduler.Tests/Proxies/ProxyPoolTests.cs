@@ -78,7 +78,7 @@ public sealed class ProxyPoolTests
     }
 
     [Fact]
-    public async Task SendAsync_EveryProxyFails_TriesEachOnceThenReusesTheLeastRecentlyFailedWithinTheBudget()
+    public async Task SendAsync_EveryProxyRefuses_TriesEachOnce_TheSameProxyWouldFailTheSameWay()
     {
         using var sut = CreateSut(configure: o => o.ProxyPool.QuarantineAfter = 100);
         sut.Behavior = (_, _) => Refused();
@@ -86,13 +86,34 @@ public sealed class ProxyPoolTests
         var failure = await FluentActions.Awaiting(() => sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/")))
             .Should().ThrowAsync<RequestFailedException>();
 
-        failure.Which.Reason.Should().Be(RequestFailureReason.ProxyFailure, "the proxy budget ran out");
+        failure.Which.Reason.Should().Be(RequestFailureReason.ProxyFailure);
         failure.Which.Message.Should().Contain("ConnectionError");
-        var tried = failure.Which.ProxiesTried;
-        tried.Should().HaveCount(6, "the first attempt and Retry:MaxProxyRetries (5) retries");
-        tried.Take(3).Should().BeEquivalentTo([P1.Id, P2.Id, P3.Id], "untried proxies come first");
-        tried.Skip(3).Should().Equal(tried.Take(3), "then the least recently failed one serves again (issue 16: retries use their budget)");
+        failure.Which.ProxiesTried.Should().BeEquivalentTo([P1.Id, P2.Id, P3.Id], "a proxy's own failure (refused) is retried on untried proxies only");
         sut.Direct.Count.Should().Be(0, "no failure ever sends proxied traffic directly");
+    }
+
+    // "Transient errors through proxies get one attempt per proxy" (issue 16): a reset at the target is retried up to
+    // Retry:MaxRetries, on untried proxies first, then on the least recently failed one.
+    [Fact]
+    public async Task TransientErrorsThroughProxiesGetOneAttemptPerProxy_NoLonger_ResetsUseRetryMaxRetries()
+    {
+        using var sut = CreateSut(configure: o =>
+        {
+            o.Retry.MaxRetries = 4;
+            o.HostHealth.FailureThreshold = 0; // the retries alone, not the host circuit
+        });
+        var attempts = 0;
+        sut.Behavior = (_, _) => Interlocked.Increment(ref attempts) <= 4
+            ? throw new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely.")
+            : Task.FromResult(FakeHandler.Response(HttpStatusCode.OK));
+
+        var response = await sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK, "the fifth attempt (the fourth retry) succeeds");
+        response.Attempts.Should().Be(5);
+        var tried = response.ProxiesTried;
+        tried.Take(3).Should().BeEquivalentTo([P1.Id, P2.Id, P3.Id], "untried proxies come first");
+        tried.Skip(3).Should().Equal(tried.Take(2), "then the least recently failed ones serve again");
     }
 
     [Fact]

@@ -193,7 +193,7 @@ internal sealed partial class ProxyPool
     /// <summary>
     /// A target failure through <paramref name="node"/> that other proxies' answers from the host contradict: the pair
     /// loses health, rests after two in a row (<see cref="ProxyPoolOptions.BlockBaseDuration"/> halved at first, doubling),
-    /// and when such failures come from three different hosts in a row the proxy itself is to blame: returns
+    /// and when such failures come from two different hosts in a row the proxy itself is to blame: returns
     /// <see langword="true"/> then.
     /// </summary>
     private bool PairFailure(ProxyNode node, in HostKey host, long now)

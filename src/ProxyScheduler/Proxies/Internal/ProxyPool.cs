@@ -231,7 +231,7 @@ internal sealed partial class ProxyPool
     private const int PairRestAfter = 2;
 
     /// <summary>Different hosts in a row whose contradicted failures make the proxy itself to blame.</summary>
-    private const int PairSpreadHosts = 3;
+    private const int PairSpreadHosts = 2;
 
     public bool InOutage => _outage;
 

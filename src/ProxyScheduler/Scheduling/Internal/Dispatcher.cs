@@ -274,9 +274,15 @@ internal sealed class Dispatcher : IDisposable
     /// Gives the permits back, tells the pool what became of an attempt through a proxy (<paramref name="outcome"/> is
     /// <see langword="null"/> for a canceled attempt, never charged to the proxy), and dispatches what it makes possible.
     /// </summary>
-    public void Release(DispatchLease lease, ResponseClass? outcome = null, long latencyTicks = 0, SessionState? session = null, AttemptVerdict verdict = default)
+    /// <summary>
+    /// Ends an attempt: frees its permits and learns from its outcome. Returns <see langword="true"/> when its failure at
+    /// the target was contradicted by other proxies' answers from the host: the (proxy, host) pair's failure, which the
+    /// request's retries count against the proxy budget rather than the target's.
+    /// </summary>
+    public bool Release(DispatchLease lease, ResponseClass? outcome = null, long latencyTicks = 0, SessionState? session = null, AttemptVerdict verdict = default)
     {
         var host = lease.Host;
+        var contradicted = false;
         lock (_lock)
         {
             host.InFlight--;
@@ -289,7 +295,7 @@ internal sealed class Dispatcher : IDisposable
                 LogAdaptation(host, adaptive, judgedClass, limit, decreases);
             }
 
-            var contradicted = outcome is { } judged && LearnHostHealth(host, lease.Proxy, judged, verdict, now);
+            contradicted = outcome is { } judged && LearnHostHealth(host, lease.Proxy, judged, verdict, now);
             if (lease.Proxy is { } proxy)
             {
                 _pool!.OnReleased(proxy, host, lease.IsProbe, outcome, latencyTicks, now, verdict, contradicted);
@@ -303,7 +309,7 @@ internal sealed class Dispatcher : IDisposable
 
             if (_disposed)
             {
-                return;
+                return contradicted;
             }
 
             if (host.Fleet)
@@ -315,6 +321,8 @@ internal sealed class Dispatcher : IDisposable
             DispatchLocked(now);
             TrackIdle(host, now);
         }
+
+        return contradicted;
     }
 
     /// <summary>

@@ -193,6 +193,16 @@ internal sealed class RequestExecution : IDisposable
         }
     }
 
+    /// <summary>Moves the last target failure to the proxy budget: other proxies reached the host, so it was the pair's.</summary>
+    public void ChargeLastFailureToProxy()
+    {
+        if (LastClass == Classification.ResponseClass.TargetFailure && TargetFailures > 0)
+        {
+            TargetFailures--;
+            ProxyFailures++;
+        }
+    }
+
     public int Redirects { get; private set; }
 
     public long QueuedTicks { get; set; }

@@ -682,7 +682,11 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                 new KeyValuePair<string, object?>("proxy.id", lease.Proxy?.Endpoint.Id ?? "direct"),
                 new KeyValuePair<string, object?>("class", outcomeClass is { } c ? ClassName(c) : "canceled"));
             execution.Record(lease.Proxy, outcomeClass, verdict);
-            _dispatcher.Release(lease, outcomeClass, execution.LastAttemptTicks, session, verdict);
+            if (_dispatcher.Release(lease, outcomeClass, execution.LastAttemptTicks, session, verdict))
+            {
+                // Other proxies reach the host: the failure was this proxy's with it, and spends the proxy budget.
+                execution.ChargeLastFailureToProxy();
+            }
         }
     }
 
@@ -1009,11 +1013,15 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         {
             case ResponseClass.ProxyFailure:
                 // A failure at the proxy before anything was sent (refused, tunnel, 407) may always be repeated elsewhere.
-                // Untried proxies first; once every proxy able to serve has failed the request, the least recently
-                // failed one serves again after the backoff, while the proxy budget lasts.
+                // The proxy's own failure (refused, 407, its own 5xx) goes to an untried proxy only: the same proxy
+                // would fail the same way. A transient one on the way to the target (502/504, a tunnel that could not
+                // reach it) may come back to the least recently failed proxy after the backoff, once every proxy has
+                // failed the request; the proxy budget bounds both.
                 return execution.ProxyFailures <= _maxProxyRetries
                     && (mayRepeat || neverSent || outcome.Result?.StatusCode == HttpStatusCode.ProxyAuthenticationRequired)
-                    && HasProxyFor(execution);
+                    && (execution.LastVerdict.Blame == AttemptBlame.ProxyAndHost
+                        ? HasProxyFor(execution)
+                        : _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded));
             case ResponseClass.Blocked:
                 // Blocked proxies stay blocked for the host: only an untried proxy can help.
                 return execution.LastProxy is not null && mayRepeat && execution.ProxyFailures <= _maxProxyRetries
@@ -1021,7 +1029,8 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             case ResponseClass.Throttled:
                 return execution.TargetFailures <= _maxRetries && (outcome.Result?.StatusCode == HttpStatusCode.TooManyRequests || mayRepeat);
             case ResponseClass.TargetFailure:
-                return execution.TargetFailures <= _maxRetries && (mayRepeat || neverSent) && (execution.LastProxy is null || HasProxyFor(execution));
+                return execution.TargetFailures <= _maxRetries && execution.ProxyFailures <= _maxProxyRetries && (mayRepeat || neverSent)
+                    && (execution.LastProxy is null || HasProxyFor(execution));
             default:
                 return false;
         }
