@@ -307,7 +307,9 @@ public sealed class ProxyPoolIntegrationTests(TargetServerFixture fixture) : ICl
         var snapshot = sut.GetSnapshot().Proxies.ToDictionary(p => p.Id);
         foreach (var dead in bad)
         {
-            snapshot[dead.Id].State.Should().Be(ProxyHealthState.Quarantined, $"{dead} failed and was quarantined");
+            var p = snapshot[dead.Id];
+            p.State.Should().Be(ProxyHealthState.Quarantined,
+                $"{dead} failed and was quarantined (attempts {p.Attempts}, answered {p.Answered}, proxy's {p.ProxyFailures}, pair {p.PairFailures}, host's {p.HostFailures}: {string.Join(", ", p.FailuresByKind.Select(k => $"{k.Value} {k.Key}"))})");
         }
 
         snapshot[goodProxy.Id].State.Should().Be(ProxyHealthState.Healthy);

@@ -47,6 +47,7 @@ internal sealed partial class ProxyPool
             : verdict.Blame == AttemptBlame.None && outcome == ResponseClass.ProxyFailure ? AttemptBlame.Proxy // a caller without a verdict
             : verdict.Blame;
         var neutral = false;
+        var escalated = false;
         if (outcome is not null and not (ResponseClass.Blocked or ResponseClass.Throttled) && blame is AttemptBlame.Host or AttemptBlame.ProxyAndHost
             && verdict.Kind != FailureKind.TargetStatus)
         {
@@ -57,6 +58,7 @@ internal sealed partial class ProxyPool
             {
                 blame = AttemptBlame.Proxy;
                 neutral = false;
+                escalated = true;
                 node.PairBlamed--; // counted once, as the proxy's
             }
             else if (!contradicted)
@@ -94,7 +96,7 @@ internal sealed partial class ProxyPool
                     Quarantine(node, now);
                 }
                 else if (node.State == ProxyHealthState.Healthy && node.Parent is null
-                    && (node.ConsecutiveFailures >= _options.QuarantineAfter || outcome != ResponseClass.ProxyFailure))
+                    && (node.ConsecutiveFailures >= _options.QuarantineAfter || outcome != ResponseClass.ProxyFailure || escalated))
                 {
                     // A rendered gateway identity is not quarantined: its session lets go of it and renders another.
                     // (A failure escalated from pairs spread over several hosts quarantines at once.)
