@@ -36,13 +36,7 @@ public sealed class BlameIntegrationTests(TargetServerFixture fixture, ITestOutp
     public async Task ASlowSiteTakesHealthyProxiesOutOfServiceAndStallsEveryOtherSite_NoLonger(bool slowBody)
     {
         RealServer.Require("tinyproxy");
-        var proxies = new List<ProxyEndpoint>();
-        foreach (var bind in new[] { "127.0.0.3", "127.0.0.4" })
-        {
-            var server = await ExternalServer.StartTinyproxyAsync(bindAddress: bind);
-            _servers.Add(server);
-            proxies.Add(ProxyEndpoint.Parse($"127.0.0.1:{server.Port}"));
-        }
+        var proxies = await StartTwoTinyproxiesAsync();
 
         var slow = Server.Hosts[slowBody ? 1 : 0];
         var slowPath = slowBody ? "stall-body" : string.Empty;
@@ -142,13 +136,7 @@ public sealed class BlameIntegrationTests(TargetServerFixture fixture, ITestOutp
     public async Task TransientErrorsThroughProxiesGetOneAttemptPerProxy_NoLonger_NoRequestLostToResets()
     {
         RealServer.Require("tinyproxy");
-        var proxies = new List<ProxyEndpoint>();
-        foreach (var bind in new[] { "127.0.0.3", "127.0.0.4" })
-        {
-            var server = await ExternalServer.StartTinyproxyAsync(bindAddress: bind);
-            _servers.Add(server);
-            proxies.Add(ProxyEndpoint.Parse($"127.0.0.1:{server.Port}"));
-        }
+        var proxies = await StartTwoTinyproxiesAsync();
 
         var services = new ServiceCollection();
         services.AddProxyScheduler(o =>
@@ -171,6 +159,20 @@ public sealed class BlameIntegrationTests(TargetServerFixture fixture, ITestOutp
         resets.Should().BeGreaterThan(300, "one request in seven was reset at the target");
         outcomes.Should().HaveCount(3_000).And.OnlyContain(o => o.Response != null && o.Response.StatusCode == HttpStatusCode.OK, "every reset was retried and none was lost");
         sut.GetSnapshot().Proxies.Should().OnlyContain(p => p.State == ProxyHealthState.Healthy);
+    }
+
+    /// <summary>Two real tinyproxy instances (outgoing 127.0.0.3 and 127.0.0.4), stopped when the test ends.</summary>
+    private async Task<List<ProxyEndpoint>> StartTwoTinyproxiesAsync()
+    {
+        var proxies = new List<ProxyEndpoint>();
+        foreach (var bind in new[] { "127.0.0.3", "127.0.0.4" })
+        {
+            var server = await ExternalServer.StartTinyproxyAsync(bindAddress: bind);
+            _servers.Add(server);
+            proxies.Add(ProxyEndpoint.Parse($"127.0.0.1:{server.Port}"));
+        }
+
+        return proxies;
     }
 
     private static async Task<string> Outcome(Task<ScheduledResponse> send)

@@ -941,7 +941,6 @@ internal sealed class Dispatcher : IDisposable
     private void EnqueueLocked(Waiter waiter, HostState host, int priority, long now)
     {
         waiter.Host = host;
-        waiter.EnqueuedAt = now;
         waiter.Priority = priority;
         host.Queue.Enqueue(waiter, priority);
         host.Count++;

@@ -30,9 +30,6 @@ internal abstract class Waiter
     /// <summary>Gets or sets the session the attempt belongs to, whose binding the dispatcher keeps; <see langword="null"/> for none.</summary>
     public Proxies.Sessions.SessionState? Session { get; set; }
 
-    /// <summary>Gets or sets when the waiter entered its host queue (the bound on waiting for a proxy counts from it at the earliest).</summary>
-    public long EnqueuedAt { get; set; }
-
     /// <summary>Gets or sets the timestamp after which the waiter fails as past its deadline; 0 for none.</summary>
     public long DeadlineAt { get; set; }
 
