@@ -2,7 +2,7 @@
 # Runs the whole test suite on a fresh Debian or Ubuntu machine.
 #  1. Installs the real servers the tests talk to on loopback when they are missing
 #     (tinyproxy, microsocks, redis-server) with apt-get (through sudo when not root).
-#  2. Runs `dotnet test` on the solution.
+#  2. Runs the architecture check (tools/architecture-check.cs), then `dotnet test` on the solution.
 #  3. Prints the totals of all test projects as one line: "N passed, N failed, N skipped".
 # Set CI=true to make tests that need a missing server fail instead of being skipped.
 set -uo pipefail
@@ -39,6 +39,11 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 2
 fi
 
+# The architecture check (tools/architecture-check.cs): largest files and room dependencies; fails on a back edge
+# between rooms or a file over the bound that is not a known debt in tools/architecture-baseline.txt.
+dotnet run tools/architecture-check.cs
+architecture=$?
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -60,5 +65,9 @@ if [ "${projects:-0}" -eq 0 ]; then
   [ "$status" -eq 0 ] && status=1
 else
   echo "$totals"
+fi
+if [ "$architecture" -ne 0 ]; then
+  echo "test.sh: the architecture check failed (see its output above)" >&2
+  [ "$status" -eq 0 ] && status=1
 fi
 exit "$status"
