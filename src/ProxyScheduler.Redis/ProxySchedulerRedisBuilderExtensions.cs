@@ -3,9 +3,9 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using ProxyScheduler.Fleet;
 using ProxyScheduler.Redis;
 using ProxyScheduler.Redis.Internal;
-using ProxyScheduler.Scheduling.Internal;
 using StackExchange.Redis;
 
 #pragma warning disable IDE0130 // Namespace does not match folder structure: DI entry points live in the DI namespace.

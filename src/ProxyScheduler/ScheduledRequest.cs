@@ -14,7 +14,7 @@ namespace ProxyScheduler;
 public sealed class ScheduledRequest
 {
     private Dictionary<string, string>? _headers;
-    private Scheduling.Internal.HostKey? _hostKey;
+    private HostKey? _hostKey;
     private readonly TimeSpan? _deadline;
     private readonly TimeSpan? _attemptTimeout;
     private readonly HttpMethod _method = HttpMethod.Get;
@@ -148,7 +148,7 @@ public sealed class ScheduledRequest
     internal int? BodyPrefixLimit { get; init; }
 
     /// <summary>Gets the host key of <see cref="RequestUri"/>, computed once (the request is immutable).</summary>
-    internal Scheduling.Internal.HostKey HostKey => _hostKey ??= Scheduling.Internal.HostKey.From(RequestUri);
+    internal HostKey HostKey => _hostKey ??= HostKey.From(RequestUri);
 
     internal Dictionary<string, string>? HeadersOrNull => _headers;
 

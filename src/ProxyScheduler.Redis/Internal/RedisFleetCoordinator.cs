@@ -2,8 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using ProxyScheduler.Proxies.Internal;
-using ProxyScheduler.Scheduling.Internal;
+using ProxyScheduler.Fleet;
 using StackExchange.Redis;
 
 namespace ProxyScheduler.Redis.Internal;
@@ -33,7 +32,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private readonly Meter _meter;
     private readonly Counter<long> _calls;
     private readonly Counter<long> _errors;
-    private Dispatcher? _dispatcher;
+    private IFleetListener? _listener;
     private Task? _loop;
     private long _sequence;
     private bool _available = true;
@@ -88,19 +87,19 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     private long _roundTrips;
 
-    public void Attach(Dispatcher dispatcher, ProxyPool? pool)
+    public void Attach(IFleetListener listener)
     {
         lock (_gate)
         {
-            if (_dispatcher is not null)
+            if (_listener is not null)
             {
                 throw new InvalidOperationException("The Redis coordinator serves one scheduler; register one scheduler per service provider.");
             }
 
-            _dispatcher = dispatcher;
+            _listener = listener;
         }
 
-        dispatcher.AttachFleet(this, _options.ShareLinger);
+        listener.AttachFleet(this, _options.ShareLinger);
         _loop = Task.Run(RunAsync);
     }
 
@@ -288,7 +287,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
                     Interlocked.CompareExchange(ref _wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), wake);
                 }
 
-                _dispatcher!.SweepShares();
+                _listener!.SweepShares();
                 var db = _connection.Database;
                 Start(_claiming, () => ClaimWorkerIdAsync(db));
                 if (Volatile.Read(ref _conflict) is { } conflict)
@@ -414,7 +413,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
                 var parts = ((string)entry.Name!).Split('|');
                 if (parts.Length == 2 && (long)entry.Value > nowMs)
                 {
-                    _dispatcher!.ApplyProxyEvent(new ProxyFleetEvent(ProxyFleetEventKind.Blocked, parts[0], DateTimeOffset.FromUnixTimeMilliseconds((long)entry.Value), parts[1]));
+                    _listener!.ApplyProxyEvent(new ProxyFleetEvent(ProxyFleetEventKind.Blocked, parts[0], DateTimeOffset.FromUnixTimeMilliseconds((long)entry.Value), parts[1]));
                 }
                 else
                 {
@@ -427,7 +426,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
                 var parts = ((string)entry.Value!).Split('|');
                 if (parts.Length == 2 && Enum.TryParse<ProxyFleetEventKind>(parts[0], out var kind) && long.TryParse(parts[1], CultureInfo.InvariantCulture, out var untilMs))
                 {
-                    _dispatcher!.ApplyProxyEvent(new ProxyFleetEvent(kind, entry.Name!, untilMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(untilMs) : null));
+                    _listener!.ApplyProxyEvent(new ProxyFleetEvent(kind, entry.Name!, untilMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(untilMs) : null));
                 }
             }
         }
@@ -461,11 +460,11 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
                 break;
             case ["pause", var origin, var hostText, var untilText] when origin != WorkerId && HostKey.TryParse(hostText, out var host)
                 && long.TryParse(untilText, CultureInfo.InvariantCulture, out var untilMs):
-                _dispatcher?.ApplyFleetPause(host, DateTimeOffset.FromUnixTimeMilliseconds(untilMs));
+                _listener?.ApplyFleetPause(host, DateTimeOffset.FromUnixTimeMilliseconds(untilMs));
                 break;
             case ["proxy", var origin, var kindText, var proxyId, var untilText, var hostText] when origin != WorkerId
                 && Enum.TryParse<ProxyFleetEventKind>(kindText, out var kind) && long.TryParse(untilText, CultureInfo.InvariantCulture, out var untilMs):
-                _dispatcher?.ApplyProxyEvent(new ProxyFleetEvent(kind, proxyId, untilMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(untilMs) : null, hostText == "-" ? null : hostText));
+                _listener?.ApplyProxyEvent(new ProxyFleetEvent(kind, proxyId, untilMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(untilMs) : null, hostText == "-" ? null : hostText));
                 break;
         }
     }
@@ -610,7 +609,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         if (!host.IsProxy && !string.IsNullOrEmpty(pause) && long.TryParse(pause, CultureInfo.InvariantCulture, out var untilMs))
         {
-            _dispatcher!.ApplyFleetPause(host.Host, DateTimeOffset.FromUnixTimeMilliseconds(untilMs));
+            _listener!.ApplyFleetPause(host.Host, DateTimeOffset.FromUnixTimeMilliseconds(untilMs));
         }
 
         if (granted > 0)
@@ -890,7 +889,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         foreach (var resource in waiting)
         {
-            _dispatcher!.FailQueued(resource.Host, RequestFailureReason.CoordinationUnavailable, message);
+            _listener!.FailQueued(resource.Host, RequestFailureReason.CoordinationUnavailable, message);
         }
     }
 
@@ -920,7 +919,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         foreach (var host in expired)
         {
-            var failed = _dispatcher!.FailQueued(host.Host, RequestFailureReason.CoordinationUnavailable,
+            var failed = _listener!.FailQueued(host.Host, RequestFailureReason.CoordinationUnavailable,
                 $"Redis was unavailable for more than {_options.UnavailableTimeout} (ProxyScheduler:Redis:UnavailableTimeout) while the request waited for a share of its host's limit; it was not sent.");
             Log.RequestsFailed(_logger, host.Text, failed);
         }
@@ -1030,11 +1029,11 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     {
         if (resource.IsProxy)
         {
-            _dispatcher!.GrantProxyShares(resource.Text, granted);
+            _listener!.GrantProxyShares(resource.Text, granted);
         }
         else
         {
-            _dispatcher!.GrantShares(resource.Host, granted, contended, fair);
+            _listener!.GrantShares(resource.Host, granted, contended, fair);
         }
     }
 
@@ -1042,11 +1041,11 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     {
         if (resource.IsProxy)
         {
-            _dispatcher!.GrantProxyTokens(resource.Text, count);
+            _listener!.GrantProxyTokens(resource.Text, count);
         }
         else
         {
-            _dispatcher!.GrantTokens(resource.Host, count);
+            _listener!.GrantTokens(resource.Host, count);
         }
     }
 
@@ -1054,11 +1053,11 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     {
         if (resource.IsProxy)
         {
-            _dispatcher!.RevokeProxyShares(resource.Text, count);
+            _listener!.RevokeProxyShares(resource.Text, count);
         }
         else
         {
-            _dispatcher!.RevokeShares(resource.Host, count);
+            _listener!.RevokeShares(resource.Host, count);
         }
     }
 
@@ -1066,7 +1065,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     {
         if (!resource.IsProxy)
         {
-            _dispatcher!.SetContention(resource.Host, contended, fair);
+            _listener!.SetContention(resource.Host, contended, fair);
         }
     }
 

@@ -1,4 +1,3 @@
-using ProxyScheduler.Scheduling.Internal;
 using StackExchange.Redis;
 
 namespace ProxyScheduler.Redis.Internal;

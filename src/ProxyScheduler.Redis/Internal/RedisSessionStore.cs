@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using ProxyScheduler.Fleet;
 using ProxyScheduler.Proxies.Sessions;
-using ProxyScheduler.Proxies.Sessions.Internal;
 using StackExchange.Redis;
 
 namespace ProxyScheduler.Redis.Internal;

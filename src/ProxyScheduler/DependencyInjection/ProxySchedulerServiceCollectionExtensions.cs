@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http;
@@ -5,13 +6,12 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ProxyScheduler;
-using System.Diagnostics.Metrics;
 using ProxyScheduler.Classification;
 using ProxyScheduler.DependencyInjection.Internal;
+using ProxyScheduler.Fleet;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Proxies.Sessions;
-using ProxyScheduler.Proxies.Sessions.Internal;
 using ProxyScheduler.Scheduling.Internal;
 using ProxyScheduler.Transport.Internal;
 

@@ -61,10 +61,10 @@ public sealed class RateLimitAndRetryAfterTests
             Hosts = { ["slow.test"] = new HostOptions { RateLimit = 1 } },
         });
 
-        var fallback = resolver.Resolve(ProxyScheduler.Scheduling.Internal.HostKey.From(new Uri("http://other.test/")));
+        var fallback = resolver.Resolve(ProxyScheduler.HostKey.From(new Uri("http://other.test/")));
         fallback.StartsPerSecond.Should().Be(10);
         fallback.Burst.Should().Be(3);
-        var slow = resolver.Resolve(ProxyScheduler.Scheduling.Internal.HostKey.From(new Uri("http://slow.test/")));
+        var slow = resolver.Resolve(ProxyScheduler.HostKey.From(new Uri("http://slow.test/")));
         slow.StartsPerSecond.Should().BeApproximately(1 / 60.0, 1e-9, "the pattern's rate, in the period it inherits");
     }
 

@@ -1,6 +1,5 @@
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
-using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler.Tests.Proxies;
 

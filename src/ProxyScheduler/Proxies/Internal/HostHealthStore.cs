@@ -1,4 +1,3 @@
-using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler.Proxies.Internal;
 

@@ -94,7 +94,7 @@ internal sealed class ProxyNode
     public int PairFailureHosts { get; set; }
 
     /// <summary>Gets or sets the host of the proxy's last contradicted target failure.</summary>
-    public Scheduling.Internal.HostKey LastPairFailureHost { get; set; }
+    public HostKey LastPairFailureHost { get; set; }
 
     /// <summary>Gets or sets what the proxy's last failure blamed on it looked like (for the explanation of a wait).</summary>
     public Classification.Internal.FailureKind LastFailure { get; set; }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Classification.Internal;
+using ProxyScheduler.Fleet;
 using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler.Proxies.Internal;
@@ -241,14 +242,14 @@ internal sealed partial class ProxyPool
             Log.ProxyBlocked(_logger, node.Endpoint.Id, host.ToString(), duration.TotalMilliseconds, entry.Blocks);
         }
 
-        Publish(new Scheduling.Internal.ProxyFleetEvent(Scheduling.Internal.ProxyFleetEventKind.Blocked, node.Endpoint.Id, _time.GetUtcNow() + duration, host.ToString()));
+        Publish(new ProxyFleetEvent(ProxyFleetEventKind.Blocked, node.Endpoint.Id, _time.GetUtcNow() + duration, host.ToString()));
     }
 
     /// <summary>
     /// Applies what another process of the fleet learned about a proxy: a quarantine (until the same instant; this
     /// process then probes the proxy itself), a reanimation, a retirement, or a block by a host. Not published again.
     /// </summary>
-    public void ApplyFleetEvent(Scheduling.Internal.ProxyFleetEvent change, long now)
+    public void ApplyFleetEvent(ProxyFleetEvent change, long now)
     {
         if (!_byId.TryGetValue(change.ProxyId, out var node) || node.Removed || node.State is ProxyHealthState.Retired or ProxyHealthState.Draining)
         {
@@ -261,7 +262,7 @@ internal sealed partial class ProxyPool
         {
             switch (change.Kind)
             {
-                case Scheduling.Internal.ProxyFleetEventKind.Quarantined when remaining > TimeSpan.Zero:
+                case ProxyFleetEventKind.Quarantined when remaining > TimeSpan.Zero:
                     var end = now + Math.Max(1, ToTicks(remaining));
                     if (node.State == ProxyHealthState.Healthy)
                     {
@@ -281,12 +282,12 @@ internal sealed partial class ProxyPool
                     _quarantined.Enqueue(node, end);
                     UpdateOutage();
                     break;
-                case Scheduling.Internal.ProxyFleetEventKind.Reanimated when node.State == ProxyHealthState.Quarantined && !node.ProbeInFlight:
+                case ProxyFleetEventKind.Reanimated when node.State == ProxyHealthState.Quarantined && !node.ProbeInFlight:
                     node.ProbeDue = false;
                     _dueProbes.Remove(node);
                     Reanimate(node);
                     break;
-                case Scheduling.Internal.ProxyFleetEventKind.Retired:
+                case ProxyFleetEventKind.Retired:
                     if (node.State == ProxyHealthState.Healthy)
                     {
                         // Retire counts the proxy out of the quarantined ones.
@@ -297,7 +298,7 @@ internal sealed partial class ProxyPool
                     _dueProbes.Remove(node);
                     Retire(node);
                     break;
-                case Scheduling.Internal.ProxyFleetEventKind.Blocked when remaining > TimeSpan.Zero && change.Host is { } hostText && Scheduling.Internal.HostKey.TryParse(hostText, out var key):
+                case ProxyFleetEventKind.Blocked when remaining > TimeSpan.Zero && change.Host is { } hostText && HostKey.TryParse(hostText, out var key):
                     var entry = _hostHealth.GetOrAdd(node, key);
                     var blockedUntil = now + ToTicks(remaining);
                     if (entry.BlockedUntil < blockedUntil)
@@ -315,7 +316,7 @@ internal sealed partial class ProxyPool
         }
     }
 
-    private void Publish(Scheduling.Internal.ProxyFleetEvent change)
+    private void Publish(ProxyFleetEvent change)
     {
         if (!_applyingFleetEvent && Fleet is { } fleet)
         {
@@ -405,14 +406,14 @@ internal sealed partial class ProxyPool
 
         var kind = state switch
         {
-            ProxyHealthState.Quarantined => Scheduling.Internal.ProxyFleetEventKind.Quarantined,
-            ProxyHealthState.Healthy => Scheduling.Internal.ProxyFleetEventKind.Reanimated,
-            ProxyHealthState.Retired => Scheduling.Internal.ProxyFleetEventKind.Retired,
-            _ => (Scheduling.Internal.ProxyFleetEventKind?)null,
+            ProxyHealthState.Quarantined => ProxyFleetEventKind.Quarantined,
+            ProxyHealthState.Healthy => ProxyFleetEventKind.Reanimated,
+            ProxyHealthState.Retired => ProxyFleetEventKind.Retired,
+            _ => (ProxyFleetEventKind?)null,
         };
         if (kind is { } fleetKind && node.Parent is null)
         {
-            Publish(new Scheduling.Internal.ProxyFleetEvent(fleetKind, node.Endpoint.Id, reanimationAt));
+            Publish(new ProxyFleetEvent(fleetKind, node.Endpoint.Id, reanimationAt));
         }
 
         if (_options.OnProxyStateChanged is { } callback)

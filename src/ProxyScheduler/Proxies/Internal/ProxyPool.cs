@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using ProxyScheduler.Classification.Internal;
 using ProxyScheduler.Diagnostics.Internal;
+using ProxyScheduler.Fleet;
 using ProxyScheduler.Scheduling.Internal;
 using ProxyScheduler.Transport.Internal;
 
@@ -41,7 +42,7 @@ internal sealed partial class ProxyPool
     private bool _outage;
 
     /// <summary>Gets or sets the fleet coordinator told of local health changes (distributed mode); <see langword="null"/> otherwise.</summary>
-    public Scheduling.Internal.IFleetCoordinator? Fleet
+    public IFleetCoordinator? Fleet
     {
         get => _fleet;
         set
@@ -57,7 +58,7 @@ internal sealed partial class ProxyPool
         }
     }
 
-    private Scheduling.Internal.IFleetCoordinator? _fleet;
+    private IFleetCoordinator? _fleet;
 
     /// <summary>The proxies whose fleet shares are not all in use (distributed mode).</summary>
     private readonly HashSet<ProxyNode> _sharedNodes = [];

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ProxyScheduler.Classification;
+using ProxyScheduler.Fleet;
 using ProxyScheduler.Classification.Internal;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
@@ -16,7 +17,7 @@ namespace ProxyScheduler.Scheduling.Internal;
 /// when a slot frees or its timer fires, and a host whose waiters find no proxy is parked until a proxy frees a slot or
 /// stops resting, so no host holds up another (no head-of-line blocking). Delays run on the injected <see cref="TimeProvider"/>.
 /// </summary>
-internal sealed class Dispatcher : IDisposable
+internal sealed class Dispatcher : IFleetListener, IDisposable
 {
 #if NET9_0_OR_GREATER
     private readonly Lock _lock = new();

@@ -6,6 +6,7 @@ using Polly.Retry;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Classification.Internal;
 using ProxyScheduler.Diagnostics.Internal;
+using ProxyScheduler.Fleet;
 using ProxyScheduler.Politeness.Internal;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
@@ -101,7 +102,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
             Metrics = _metrics,
             MaxWaitForProxy = options.ProxyPool.MaxWaitForProxy,
         };
-        components.Fleet?.Attach(_dispatcher, pool);
+        components.Fleet?.Attach(_dispatcher);
         _transport = new HttpTransport(handlerFactory);
         _admission = new SemaphoreSlim(options.QueueLimit, options.QueueLimit);
         QueueLimit = options.QueueLimit;

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using ProxyScheduler.Classification;
+using ProxyScheduler.Fleet;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Transport.Internal;
 

@@ -239,7 +239,7 @@ public sealed class SessionTests
     [Fact]
     public void InMemoryStore_IsBounded_ForgettingTheLeastRecentlyUsed()
     {
-        var sut = new ProxyScheduler.Proxies.Sessions.Internal.InMemorySessionStore(3);
+        var sut = new ProxyScheduler.Fleet.InMemorySessionStore(3);
         var now = DateTimeOffset.UnixEpoch;
         var a = sut.GetOrCreate("a", now);
         sut.GetOrCreate("b", now);

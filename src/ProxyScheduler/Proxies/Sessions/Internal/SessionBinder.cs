@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ProxyScheduler.Classification;
+using ProxyScheduler.Fleet;
 using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Scheduling.Internal;
 

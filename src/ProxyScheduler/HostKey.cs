@@ -1,4 +1,4 @@
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler;
 
 /// <summary>A target host as the scheduler limits it: the IDN (punycode) host name and the port.</summary>
 internal readonly record struct HostKey(string Host, int Port)

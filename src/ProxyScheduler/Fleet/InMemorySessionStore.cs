@@ -1,6 +1,12 @@
-namespace ProxyScheduler.Proxies.Sessions.Internal;
+using ProxyScheduler.Proxies.Sessions;
 
-/// <summary>Sessions in memory, at most <see cref="SessionOptions.MaxSessions"/>; past it the least recently used is forgotten.</summary>
+namespace ProxyScheduler.Fleet;
+
+/// <summary>
+/// Sessions in memory, at most <see cref="SessionOptions.MaxSessions"/>; past it the least recently used is forgotten.
+/// The default session store of one process, and the local table a fleet-wide store (ProxyScheduler.Redis) keeps in front
+/// of the shared one: it lives in the fleet port for that reason.
+/// </summary>
 internal sealed class InMemorySessionStore : ISessionStore
 {
     private readonly object _lock = new();

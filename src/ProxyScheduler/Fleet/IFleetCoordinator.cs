@@ -1,23 +1,22 @@
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Fleet;
 
 /// <summary>
-/// Fleet-wide coordination (implemented by ProxyScheduler.Redis): the share of each host's concurrency this process may
-/// use, and the signals other processes must see (Retry-After pauses, proxy health). The dispatcher calls
-/// <see cref="WantShares"/>, <see cref="ReturnShares"/> and <see cref="HostPaused"/> under its lock: they must only
-/// record the request and return; the coordinator answers later through the <see cref="Dispatcher"/>'s fleet methods
-/// (<see cref="Dispatcher.GrantShares"/>, <see cref="Dispatcher.RevokeShares"/>, <see cref="Dispatcher.ApplyFleetPause"/>).
+/// The port fleet-wide coordination plugs into (implemented by ProxyScheduler.Redis): the share of each host's and each
+/// proxy's concurrency this process may use, and the signals other processes must see (Retry-After pauses, proxy health).
+/// The dispatcher and the proxy pool call these methods under their lock: they must only record the request and return;
+/// the coordinator answers later through the <see cref="IFleetListener"/> it was attached to.
 /// </summary>
 internal interface IFleetCoordinator
 {
-    /// <summary>Connects the coordinator to the dispatcher and the pool it serves (once, when the scheduler is built).</summary>
-    void Attach(Dispatcher dispatcher, Proxies.Internal.ProxyPool? pool);
+    /// <summary>Connects the coordinator to the scheduler it serves (once, when the scheduler is built); it calls <see cref="IFleetListener.AttachFleet"/> back.</summary>
+    void Attach(IFleetListener listener);
 
     /// <summary>The host wants <paramref name="count"/> more shares; the fleet-wide limit of the host is <paramref name="limit"/>.</summary>
     void WantShares(HostKey host, int count, int limit);
 
     /// <summary>
     /// The host (which has a rate limit) wants <paramref name="count"/> start tokens from the fleet's bucket of
-    /// <paramref name="rate"/> starts per second and <paramref name="burst"/> tokens; answered by <see cref="Dispatcher.GrantTokens"/>.
+    /// <paramref name="rate"/> starts per second and <paramref name="burst"/> tokens; answered by <see cref="IFleetListener.GrantTokens"/>.
     /// </summary>
     void WantTokens(HostKey host, int count, double rate, int burst);
 
@@ -38,19 +37,4 @@ internal interface IFleetCoordinator
 
     /// <summary>The pool changed a proxy's health locally (quarantine, reanimation, retirement, a block by a host): tell the fleet.</summary>
     void ProxyChanged(ProxyFleetEvent change);
-}
-
-/// <summary>What one process learned about a proxy, for the others.</summary>
-/// <param name="Kind">What happened.</param>
-/// <param name="ProxyId">The proxy's opaque id.</param>
-/// <param name="Until">Until when (quarantine, block); <see langword="null"/> otherwise.</param>
-/// <param name="Host">The host, for a block.</param>
-internal sealed record ProxyFleetEvent(ProxyFleetEventKind Kind, string ProxyId, DateTimeOffset? Until = null, string? Host = null);
-
-internal enum ProxyFleetEventKind
-{
-    Quarantined,
-    Reanimated,
-    Retired,
-    Blocked,
 }

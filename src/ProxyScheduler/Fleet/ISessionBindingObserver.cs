@@ -1,4 +1,6 @@
-namespace ProxyScheduler.Proxies.Sessions.Internal;
+using ProxyScheduler.Proxies.Sessions;
+
+namespace ProxyScheduler.Fleet;
 
 /// <summary>
 /// Told when a session is bound to a proxy identity or lets go of one (a distributed session store shares bindings
