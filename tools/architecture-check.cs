@@ -5,8 +5,10 @@
 //   - a source file is longer than the bound (600 lines by default, --max-lines N),
 //   - src/ProxyScheduler.Redis names the dispatcher or an internal type that is not in the Fleet/ room.
 // Run from the repository root:  dotnet run tools/architecture-check.cs   (test.sh runs it before the tests)
-// A type reference is a whole-word match of a type declared in another room, outside comments and strings;
-// a name declared in more than one room is ambiguous and not counted (the check lists such names).
+// A type reference is a whole-word match of a type declared at the top level of another room (or a namespace-qualified
+// one), outside comments and strings; a name declared in more than one room is ambiguous and not counted (the check
+// lists such names). Public types are the library's face, whose namespaces compatibility fixes: naming one is listed
+// as a dependency but is not a back edge; two rooms that use each other's internal types are.
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -68,26 +70,22 @@ var qualified = new Regex(@"(?<![.\w])(?:ProxyScheduler\.)?(?<room>[A-Z]\w*)\.(?
 
 // Room → room edges, with an example for each.
 var edges = new Dictionary<(string From, string To), SortedSet<string>>();
-var usingDirective = new Regex(@"^\s*using\s+(?:static\s+)?ProxyScheduler\.(?<room>\w+)", RegexOptions.Multiline);
+var internalEdges = new HashSet<(string From, string To)>();
 foreach (var file in files)
 {
-    void Add(string to, string why)
+    void Add(string to, string why, bool internalType)
     {
+        if (internalType) { internalEdges.Add((file.Room, to)); }
         if (to == file.Room || to == "(root)" || file.Room == "(root)") { return; }
         if (!edges.TryGetValue((file.Room, to), out var why_)) { edges[(file.Room, to)] = why_ = new SortedSet<string>(StringComparer.Ordinal); }
         why_.Add(why);
-    }
-
-    foreach (Match m in usingDirective.Matches(file.Code))
-    {
-        Add(m.Groups["room"].Value, $"{Rel(file.Path)}: using {m.Groups["room"].Value}");
     }
 
     foreach (var name in identifier.Matches(file.Code).Select(m => m.Value).Distinct())
     {
         if (declaredIn.TryGetValue(name, out var rooms) && rooms.Count == 1)
         {
-            Add(rooms.First(), $"{Rel(file.Path)}: {name}");
+            Add(rooms.First(), $"{Rel(file.Path)}: {name}", !publicTypes.Contains(name));
         }
     }
 
@@ -96,12 +94,15 @@ foreach (var file in files)
     {
         if (roomNames.Contains(m.Groups["room"].Value))
         {
-            Add(m.Groups["room"].Value, $"{Rel(file.Path)}: {m.Groups["room"].Value}.{m.Groups["name"].Value}");
+            var name = m.Groups["name"].Value;
+            if (declaredIn.TryGetValue(name, out var rooms) && rooms.Contains(m.Groups["room"].Value))
+            {
+                Add(m.Groups["room"].Value, $"{Rel(file.Path)}: {name}", !publicTypes.Contains(name));
+            }
         }
     }
 }
 
-// A `using` directive alone (with no type used) still counts: it says the file reads that room.
 Console.WriteLine($"Largest source files (bound {maxLines} lines):");
 foreach (var file in files.Concat(redisFiles).OrderByDescending(f => f.Lines).Take(15))
 {
@@ -114,16 +115,19 @@ foreach (var file in files.Concat(redisFiles).Where(f => f.Lines > maxLines))
 }
 
 Console.WriteLine();
-Console.WriteLine("Room dependencies (from → to: references):");
+Console.WriteLine("Room dependencies (from → to: references; 'public' when only public types are used):");
 foreach (var ((from, to), why) in edges.OrderBy(e => e.Key.From, StringComparer.Ordinal).ThenBy(e => e.Key.To, StringComparer.Ordinal))
 {
     var types = why.Select(w => w[(w.LastIndexOf(": ", StringComparison.Ordinal) + 2)..]).Distinct().Take(6);
-    Console.WriteLine($"  {from,-20} → {to,-20} {why.Count,3}  ({string.Join(", ", types)})");
+    Console.WriteLine($"  {from,-20} → {to,-20} {why.Count,3}{(internalEdges.Contains((from, to)) ? "        " : "  public")}  ({string.Join(", ", types)})");
 }
 
 foreach (var ((from, to), why) in edges)
 {
-    if (string.CompareOrdinal(from, to) < 0 && edges.TryGetValue((to, from), out var back))
+    // A back edge is two rooms using each other's internals. The public types are the library's face (their namespaces
+    // are fixed by compatibility): any room may name them, so a reference to a public type alone is not a back edge.
+    if (string.CompareOrdinal(from, to) < 0 && edges.TryGetValue((to, from), out var back)
+        && internalEdges.Contains((from, to)) && internalEdges.Contains((to, from)))
     {
         failures.Add(($"edge {from} {to}", $"back edge: {from} ↔ {to}\n      {from} → {to}: {string.Join("; ", why.Take(4))}\n      {to} → {from}: {string.Join("; ", back.Take(4))}"));
     }

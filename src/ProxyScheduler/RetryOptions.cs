@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler;
 

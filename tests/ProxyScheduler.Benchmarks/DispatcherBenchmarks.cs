@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
-using ProxyScheduler.Scheduling.Internal;
+using ProxyScheduler.Dispatch;
+using ProxyScheduler.Politeness.Internal;
 
 namespace ProxyScheduler.Benchmarks;
 

@@ -4,10 +4,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Diagnostics.Internal;
+using ProxyScheduler.Dispatch;
+using ProxyScheduler.Politeness.Internal;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
-using ProxyScheduler.Scheduling.Internal;
-using ProxyScheduler.Transport.Internal;
 
 namespace ProxyScheduler.Benchmarks;
 

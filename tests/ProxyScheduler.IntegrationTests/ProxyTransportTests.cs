@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using ProxyScheduler.Proxies;
+using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Testing;
 using ProxyScheduler.Transport.Internal;
 

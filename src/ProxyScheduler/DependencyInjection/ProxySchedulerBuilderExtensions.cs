@@ -4,7 +4,6 @@ using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Proxies.Sessions;
 using ProxyScheduler.Proxies.Sessions.Internal;
-using ProxyScheduler.Scheduling.Internal;
 
 #pragma warning disable IDE0130 // Namespace does not match folder structure: DI entry points live in the DI namespace.
 namespace Microsoft.Extensions.DependencyInjection;

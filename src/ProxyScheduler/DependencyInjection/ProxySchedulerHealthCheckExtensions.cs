@@ -66,7 +66,12 @@ public static class ProxySchedulerHealthCheckExtensions
 
         return builder.Add(new HealthCheckRegistration(
             name,
-            services => new ProxyPoolHealthCheck(services.GetRequiredService<IRequestScheduler>(), options),
+            services =>
+            {
+                // The composition root knows the concrete scheduler: the check itself reads only its snapshot.
+                var scheduler = services.GetRequiredService<IRequestScheduler>();
+                return new ProxyPoolHealthCheck(scheduler, options, usesProxies: scheduler is ProxyScheduler.Scheduling.Internal.RequestScheduler { UsesProxies: true });
+            },
             failureStatus,
             tags));
     }

@@ -1,5 +1,4 @@
 using ProxyScheduler.Proxies.Internal;
-using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler.Proxies;
 
@@ -9,12 +8,12 @@ public readonly struct ProxyCandidates
     private readonly ProxyPool _pool;
     private readonly CandidateSet _set;
     private readonly ProxyNode[] _members;
-    private readonly HostState _host;
+    private readonly ITargetHost _host;
     private readonly List<ProxyNode>? _excluded;
     private readonly long _now;
     private readonly bool _spread;
 
-    internal ProxyCandidates(ProxyPool pool, CandidateSet set, HostState host, List<ProxyNode>? excluded, long now, bool spread)
+    internal ProxyCandidates(ProxyPool pool, CandidateSet set, ITargetHost host, List<ProxyNode>? excluded, long now, bool spread)
     {
         _pool = pool;
         _set = set;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Time.Testing;
 using ProxyScheduler.Classification;
-using ProxyScheduler.Scheduling.Internal;
+using ProxyScheduler.Politeness.Internal;
 using ProxyScheduler.Tests.TestSupport;
 
 namespace ProxyScheduler.Tests.Politeness;

@@ -55,7 +55,7 @@ public sealed class RateLimitAndRetryAfterTests
     [Fact]
     public void RateLimit_PerMinuteAndPerPattern_AreResolvedFromConfiguration()
     {
-        var resolver = new ProxyScheduler.Scheduling.Internal.HostSettingsResolver(new ProxySchedulerOptions
+        var resolver = new ProxyScheduler.Politeness.Internal.HostSettingsResolver(new ProxySchedulerOptions
         {
             DefaultHost = { RateLimit = 600, RateLimitPeriod = TimeSpan.FromMinutes(1), RateLimitBurst = 3 },
             Hosts = { ["slow.test"] = new HostOptions { RateLimit = 1 } },

@@ -4,8 +4,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Primitives;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Proxies;
+using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Tests.TestSupport;
-using ProxyScheduler.Transport.Internal;
 
 namespace ProxyScheduler.Tests.Proxies;
 

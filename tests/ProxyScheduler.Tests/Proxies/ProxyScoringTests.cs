@@ -6,11 +6,11 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Diagnostics.Internal;
+using ProxyScheduler.Dispatch;
+using ProxyScheduler.Politeness.Internal;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
-using ProxyScheduler.Scheduling.Internal;
 using ProxyScheduler.Tests.TestSupport;
-using ProxyScheduler.Transport.Internal;
 
 namespace ProxyScheduler.Tests.Proxies;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
-using ProxyScheduler.Scheduling.Internal;
+using ProxyScheduler.Dispatch;
+using ProxyScheduler.Politeness.Internal;
 
 namespace ProxyScheduler.Tests.Scheduling;
 

@@ -1,4 +1,5 @@
-using ProxyScheduler.Scheduling.Internal;
+using ProxyScheduler.Politeness.Internal;
+
 
 namespace ProxyScheduler.Tests.Scheduling;
 

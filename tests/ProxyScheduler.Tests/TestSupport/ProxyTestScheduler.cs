@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Time.Testing;
 using ProxyScheduler.Proxies;
+using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Transport.Internal;
 
 namespace ProxyScheduler.Tests.TestSupport;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
-using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler.DependencyInjection.Internal;
 

@@ -13,11 +13,14 @@ internal sealed class ProxyPoolHealthCheck : IHealthCheck
 {
     private readonly IRequestScheduler _scheduler;
     private readonly ProxyPoolHealthCheckOptions _options;
+    private readonly bool _usesProxies;
 
-    public ProxyPoolHealthCheck(IRequestScheduler scheduler, ProxyPoolHealthCheckOptions options)
+    /// <summary>Creates the check of <paramref name="scheduler"/>'s snapshot; <paramref name="usesProxies"/> says whether it was configured with proxies at all.</summary>
+    public ProxyPoolHealthCheck(IRequestScheduler scheduler, ProxyPoolHealthCheckOptions options, bool usesProxies)
     {
         _scheduler = scheduler;
         _options = options;
+        _usesProxies = usesProxies;
     }
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -59,8 +62,7 @@ internal sealed class ProxyPoolHealthCheck : IHealthCheck
         };
 
         var total = healthy + quarantined + retired;
-        var usesPool = _scheduler is Scheduling.Internal.RequestScheduler { UsesProxies: true };
-        if (!usesPool && snapshot.Proxies.Count == 0)
+        if (!_usesProxies && snapshot.Proxies.Count == 0)
         {
             return Task.FromResult(HealthCheckResult.Healthy("No proxy pool is configured; requests go direct.", data));
         }

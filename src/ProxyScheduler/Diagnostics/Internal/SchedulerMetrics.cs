@@ -71,12 +71,12 @@ internal sealed class SchedulerMetrics : IDisposable
     }
 
     /// <summary>Registers the per-host gauges of the allow-listed hosts (<see cref="ProxySchedulerOptions.PerHostMetrics"/>), tagged with <c>server.address</c> and <c>server.port</c>.</summary>
-    public void ObserveHosts(Func<Func<Scheduling.Internal.HostState, int>, IEnumerable<Measurement<int>>> measure)
+    public void ObserveHosts(Func<HostGauge, IEnumerable<Measurement<int>>> measure)
     {
-        _meter.CreateObservableGauge("proxyscheduler.host.queue.depth", () => measure(static h => h.Count + h.Held), "{request}", "Attempts waiting for the host, per allow-listed host.");
-        _meter.CreateObservableGauge("proxyscheduler.host.requests.in_flight", () => measure(static h => h.InFlight), "{attempt}", "Attempts in flight to the host, per allow-listed host.");
-        _meter.CreateObservableGauge("proxyscheduler.host.is_down", () => measure(static h => h.Circuit is { IsDown: true } ? 1 : 0), "{host}", "1 while the host is judged down (its circuit open or probing), per allow-listed host.");
-        _meter.CreateObservableGauge("proxyscheduler.host.concurrency.limit", () => measure(static h => h.Limit), "{attempt}", "The host's concurrency limit now (the adaptive one when it adapts), per allow-listed host.");
+        _meter.CreateObservableGauge("proxyscheduler.host.queue.depth", () => measure(HostGauge.QueueDepth), "{request}", "Attempts waiting for the host, per allow-listed host.");
+        _meter.CreateObservableGauge("proxyscheduler.host.requests.in_flight", () => measure(HostGauge.InFlight), "{attempt}", "Attempts in flight to the host, per allow-listed host.");
+        _meter.CreateObservableGauge("proxyscheduler.host.is_down", () => measure(HostGauge.IsDown), "{host}", "1 while the host is judged down (its circuit open or probing), per allow-listed host.");
+        _meter.CreateObservableGauge("proxyscheduler.host.concurrency.limit", () => measure(HostGauge.ConcurrencyLimit), "{attempt}", "The host's concurrency limit now (the adaptive one when it adapts), per allow-listed host.");
     }
 
     public Counter<long> Attempts { get; }

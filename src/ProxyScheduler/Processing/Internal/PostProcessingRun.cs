@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
+using ProxyScheduler.Dispatch;
 using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler.Processing.Internal;

@@ -304,7 +304,7 @@ internal static class ProxyEndpointParser
         {
             var colon = afterHost.IndexOf(':', StringComparison.Ordinal);
             var portText = colon >= 0 ? afterHost[..colon] : afterHost;
-            if (!Scheduling.Internal.HostPattern.TryParsePort(portText, out var p))
+            if (!HostPattern.TryParsePort(portText, out var p))
             {
                 error = "the port must be a number from 1 to 65535.";
                 return false;

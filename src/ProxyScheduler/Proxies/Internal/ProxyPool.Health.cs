@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Classification.Internal;
 using ProxyScheduler.Fleet;
-using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler.Proxies.Internal;
 
@@ -13,7 +12,7 @@ internal sealed partial class ProxyPool
     /// Gives a proxy permit back and learns from the attempt: <paramref name="outcome"/> is <see langword="null"/> when the
     /// attempt was canceled (caller, deadline, disposal), which never counts against the proxy.
     /// </summary>
-    public void OnReleased(ProxyNode node, HostState host, bool probe, ResponseClass? outcome, long latencyTicks, long now, AttemptVerdict verdict = default, bool contradicted = false)
+    public void OnReleased(ProxyNode node, ITargetHost host, bool probe, ResponseClass? outcome, long latencyTicks, long now, AttemptVerdict verdict = default, bool contradicted = false)
     {
         node.InFlight--;
         if (node.Parent is { } owner)

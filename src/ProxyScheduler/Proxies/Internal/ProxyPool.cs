@@ -3,8 +3,6 @@ using Microsoft.Extensions.Logging;
 using ProxyScheduler.Classification.Internal;
 using ProxyScheduler.Diagnostics.Internal;
 using ProxyScheduler.Fleet;
-using ProxyScheduler.Scheduling.Internal;
-using ProxyScheduler.Transport.Internal;
 
 namespace ProxyScheduler.Proxies.Internal;
 
@@ -69,7 +67,7 @@ internal sealed partial class ProxyPool
     /// highest (rendezvous hashing). Workers that see a session's first requests at the same moment then agree without
     /// asking each other, and a proxy leaving moves only its own sessions.
     /// </summary>
-    public ProxyNode? Rendezvous(string sessionKey, ProxyRequirement requirement, HostState host, List<ProxyNode>? excluded, long now)
+    public ProxyNode? Rendezvous(string sessionKey, ProxyRequirement requirement, ITargetHost host, List<ProxyNode>? excluded, long now)
     {
         ProxyNode? best = null;
         var bestScore = 0UL;
@@ -251,7 +249,7 @@ internal sealed partial class ProxyPool
     /// proxy that is resting now (delay, block, quarantine) may become available; capacity freed by a release wakes
     /// waiters separately.
     /// </summary>
-    public ProxyVerdict TrySelect(ProxyRequirement requirement, HostState host, List<ProxyNode>? excluded, long now, out ProxyNode? node, out bool probe, out long wakeAt)
+    public ProxyVerdict TrySelect(ProxyRequirement requirement, ITargetHost host, List<ProxyNode>? excluded, long now, out ProxyNode? node, out bool probe, out long wakeAt)
     {
         node = null;
         probe = false;
@@ -302,7 +300,7 @@ internal sealed partial class ProxyPool
     /// Whether <paramref name="node"/> may take an attempt to <paramref name="host"/> now (probes aside). In a fleet, a
     /// proxy held back only for want of shares asks for more.
     /// </summary>
-    public bool IsAvailable(ProxyNode node, HostState host, List<ProxyNode>? excluded, long now, bool spread)
+    public bool IsAvailable(ProxyNode node, ITargetHost host, List<ProxyNode>? excluded, long now, bool spread)
     {
         if (node.State != ProxyHealthState.Healthy || _outage || now < node.NextStart || IsExcluded(excluded, node) || IsBlocked(node, host.Key, now)
             || (spread && !GroupAllows(host, node)))
@@ -331,7 +329,7 @@ internal sealed partial class ProxyPool
     /// host (old failures fading with the half-life), discounted by its latency. A proxy whose block by the host has
     /// ended counts as fresh for that host, so it is really tested again.
     /// </summary>
-    public double Score(ProxyNode node, HostState host, long now)
+    public double Score(ProxyNode node, ITargetHost host, long now)
     {
         var success = Faded(node.Success, node.LastSample, now);
         var latency = node.LatencyTicks;
@@ -355,7 +353,7 @@ internal sealed partial class ProxyPool
     private double Faded(double success, long lastSample, long now) =>
         success >= 1.0 || now <= lastSample ? success : 1 - ((1 - success) * Math.Pow(2, -(now - lastSample) / _halfLifeTicks));
 
-    public void OnGranted(ProxyNode node, HostState host, bool probe, long now)
+    public void OnGranted(ProxyNode node, ITargetHost host, bool probe, long now)
     {
         node.InFlight++;
         if (node.Parent is { } gateway)
@@ -387,7 +385,7 @@ internal sealed partial class ProxyPool
         }
     }
 
-    private ProxyVerdict Scan(CandidateSet set, HostState host, List<ProxyNode>? excluded, long now, bool spread, out ProxyNode? selected, out long wakeAt)
+    private ProxyVerdict Scan(CandidateSet set, ITargetHost host, List<ProxyNode>? excluded, long now, bool spread, out ProxyNode? selected, out long wakeAt)
     {
         selected = null;
         wakeAt = long.MaxValue;
@@ -490,7 +488,7 @@ internal sealed partial class ProxyPool
     /// Says, for a person, why no proxy meeting <paramref name="requirement"/> can take an attempt to <paramref name="host"/>:
     /// how many could, how many are quarantined and for what, how many rest for the host, and when the next probe is due.
     /// </summary>
-    public string ExplainUnavailable(ProxyRequirement requirement, HostState? host, long now)
+    public string ExplainUnavailable(ProxyRequirement requirement, ITargetHost? host, long now)
     {
         var members = GetSet(requirement).Members;
         int quarantined = 0, retired = 0, resting = 0, serving = 0;
@@ -554,7 +552,7 @@ internal sealed partial class ProxyPool
         return text.ToString();
     }
 
-    private bool TryTakeProbe(ProxyRequirement requirement, HostState host, List<ProxyNode>? excluded, long now, out ProxyNode? node)
+    private bool TryTakeProbe(ProxyRequirement requirement, ITargetHost host, List<ProxyNode>? excluded, long now, out ProxyNode? node)
     {
         for (var i = 0; i < _dueProbes.Count; i++)
         {
@@ -609,7 +607,7 @@ internal sealed partial class ProxyPool
         return long.MaxValue;
     }
 
-    private bool GroupAllows(HostState host, ProxyNode node)
+    private bool GroupAllows(ITargetHost host, ProxyNode node)
     {
         if (host.ProxyGroups is not { Count: > 0 } groups)
         {
@@ -640,7 +638,7 @@ internal sealed partial class ProxyPool
     }
 
     /// <summary>Whether <paramref name="host"/> blocks <paramref name="node"/> now.</summary>
-    public bool IsBlockedFor(ProxyNode node, HostState host, long now) => IsBlocked(node, host.Key, now);
+    public bool IsBlockedFor(ProxyNode node, ITargetHost host, long now) => IsBlocked(node, host.Key, now);
 
     private bool IsBlocked(ProxyNode node, in HostKey host, long now) =>
         _hostHealth.Count > 0 && _hostHealth.TryGet(node, host, out var entry) && entry.BlockedUntil > now;

@@ -1,18 +1,18 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
-using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler.Proxies.Internal;
 
 /// <summary>
 /// Merges the lists of every <see cref="IProxyProvider"/> into the pool, at start and whenever one of them changes. A
-/// provider that fails to read keeps its last good list, so a bad edit never empties the pool.
+/// provider that fails to read keeps its last good list, so a bad edit never empties the pool. The merged list goes to
+/// the update delegate it is given (the dispatcher's, which also wakes hosts that waited for a proxy).
 /// </summary>
 internal sealed class ProxySource : IDisposable
 {
     private readonly IProxyProvider[] _providers;
     private readonly IReadOnlyList<ProxyEndpoint>[] _lastGood;
-    private readonly Dispatcher _dispatcher;
+    private readonly Func<IEnumerable<ProxyEndpoint>, (int Added, int Removed)> _update;
     private readonly ILogger _logger;
     private readonly List<IDisposable> _subscriptions = [];
     private readonly object _reloadLock = new();
@@ -20,11 +20,11 @@ internal sealed class ProxySource : IDisposable
 
     /// <summary>Reads every provider once; a failure here fails start-up with the provider's (redacted) error.</summary>
     /// <exception cref="InvalidOperationException">A provider could not be read at start, or lists too many proxies.</exception>
-    public ProxySource(IEnumerable<IProxyProvider> providers, Dispatcher dispatcher, ILogger logger)
+    public ProxySource(IEnumerable<IProxyProvider> providers, Func<IEnumerable<ProxyEndpoint>, (int Added, int Removed)> update, ILogger logger)
     {
         _providers = [.. providers];
         _lastGood = new IReadOnlyList<ProxyEndpoint>[_providers.Length];
-        _dispatcher = dispatcher;
+        _update = update;
         _logger = logger;
         for (var i = 0; i < _providers.Length; i++)
         {
@@ -38,7 +38,7 @@ internal sealed class ProxySource : IDisposable
             }
         }
 
-        _dispatcher.UpdateProxies(_lastGood.SelectMany(static l => l));
+        _update(_lastGood.SelectMany(static l => l));
         for (var i = 0; i < _providers.Length; i++)
         {
             var index = i;
@@ -70,7 +70,7 @@ internal sealed class ProxySource : IDisposable
             try
             {
                 var all = _lastGood.SelectMany(static l => l).ToList();
-                var (added, removed) = _dispatcher.UpdateProxies(all);
+                var (added, removed) = _update(all);
                 Log.ProxiesUpdated(_logger, added, removed, all.Count);
             }
             catch (ObjectDisposedException)

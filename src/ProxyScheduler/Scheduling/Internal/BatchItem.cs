@@ -1,3 +1,6 @@
+using ProxyScheduler.Dispatch;
+
+
 namespace ProxyScheduler.Scheduling.Internal;
 
 /// <summary>One request of a <see cref="BatchRun"/>, queued lightly until its first attempt is granted.</summary>

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using ProxyScheduler.Diagnostics.Internal;
+using ProxyScheduler.Dispatch;
 
 namespace ProxyScheduler.Scheduling.Internal;
 

@@ -6,6 +6,8 @@ using Polly.Retry;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Classification.Internal;
 using ProxyScheduler.Diagnostics.Internal;
+using ProxyScheduler.Dispatch;
+using ProxyScheduler.Execution;
 using ProxyScheduler.Fleet;
 using ProxyScheduler.Politeness.Internal;
 using ProxyScheduler.Proxies;
@@ -141,7 +143,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         _hasRetries = _maxRetries + _maxProxyRetries > 0;
         if (pool is not null)
         {
-            _proxySource = new ProxySource(providers, _dispatcher, loggerFactory.CreateLogger("ProxyScheduler.Proxies"));
+            _proxySource = new ProxySource(providers, _dispatcher.UpdateProxies, loggerFactory.CreateLogger("ProxyScheduler.Proxies"));
             _sessionKeyPresets = _dispatcher.SessionKeyPresets();
         }
     }
@@ -481,7 +483,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
 
                 if (_logger.IsEnabled(LogLevel.Debug))
                 {
-                    Log.RedirectFollowed(_logger, (int)result.StatusCode, UriRedactor.Redact(execution.Uri), UriRedactor.Redact(target));
+                    Execution.Log.RedirectFollowed(_logger, (int)result.StatusCode, UriRedactor.Redact(execution.Uri), UriRedactor.Redact(target));
                 }
 
                 execution.FollowRedirect(target, result.StatusCode);
@@ -947,7 +949,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
     {
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            Log.RequestFailed(_logger, UriRedactor.Redact(execution.Request.RequestUri), execution.Attempts, reason);
+            Execution.Log.RequestFailed(_logger, UriRedactor.Redact(execution.Request.RequestUri), execution.Attempts, reason);
         }
 
         return new RequestFailedException(reason, UriRedactor.Redact(execution.Request.RequestUri), execution.Attempts, status, message, inner)
@@ -987,7 +989,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
                     if (_logger.IsEnabled(LogLevel.Debug) && args.Context.Properties.TryGetValue(ExecutionKey, out var execution))
                     {
                         var cause = args.Outcome.Exception is { } e ? e.GetType().Name : ((int)args.Outcome.Result!.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                        Log.RetryScheduled(_logger, UriRedactor.Redact(execution.Uri), args.RetryDelay.TotalMilliseconds, args.AttemptNumber + 1, cause);
+                        Execution.Log.RetryScheduled(_logger, UriRedactor.Redact(execution.Uri), args.RetryDelay.TotalMilliseconds, args.AttemptNumber + 1, cause);
                     }
 
                     return default;

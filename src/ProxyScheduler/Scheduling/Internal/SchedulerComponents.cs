@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Fleet;
 using ProxyScheduler.Proxies;
-using ProxyScheduler.Transport.Internal;
+using ProxyScheduler.Proxies.Internal;
 
 namespace ProxyScheduler.Scheduling.Internal;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Options;
+using ProxyScheduler.Proxies.Internal;
 
 namespace ProxyScheduler.Transport.Internal;
 

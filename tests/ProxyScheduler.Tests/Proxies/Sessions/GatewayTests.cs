@@ -197,7 +197,7 @@ public sealed class GatewayTests
         });
 
         var response = await sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/") { SessionKey = "Ab12Cd34" });
-        sut.Get<ProxyScheduler.Transport.Internal.ProxyIdentityRegistry>().TryGet(ProxyScheduler.Transport.Internal.ProxyIdentityRegistry.ClientNamePrefix + response.Proxy!.Id, out var endpoint).Should().BeTrue();
+        sut.Get<ProxyScheduler.Proxies.Internal.ProxyIdentityRegistry>().TryGet(ProxyScheduler.Proxies.Internal.ProxyIdentityRegistry.ClientNamePrefix + response.Proxy!.Id, out var endpoint).Should().BeTrue();
         endpoint!.GetCredentials()!.Password.Should().Contain("_session-Ab12Cd34");
 
         FluentActions.Invoking(() => (object)sut.Scheduler.SendAsync(new ScheduledRequest("http://a.test/") { SessionKey = "user-42" }))

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using ProxyScheduler.Classification;
 using ProxyScheduler.Fleet;
 using ProxyScheduler.Proxies.Internal;
-using ProxyScheduler.Scheduling.Internal;
 
 namespace ProxyScheduler.Proxies.Sessions.Internal;
 
@@ -41,7 +40,7 @@ internal sealed class SessionBinder
     /// must use, or <see langword="null"/> to let the pool choose (a new binding); <paramref name="lost"/> is set when the
     /// binding was lost and the policy fails the session's requests.
     /// </summary>
-    public ProxyNode? Check(SessionState session, ProxyPool pool, HostState host, List<ProxyNode>? excluded, ProxyRequirement need, long now, out bool lost)
+    public ProxyNode? Check(SessionState session, ProxyPool pool, ITargetHost host, List<ProxyNode>? excluded, ProxyRequirement need, long now, out bool lost)
     {
         lost = false;
         if (session.ProxyId is null)

@@ -1,6 +1,6 @@
 using ProxyScheduler.Classification;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Politeness.Internal;
 
 /// <summary>The effective, validated limits of one host, and the classifier of its responses.</summary>
 internal sealed record HostSettings(int MaxConcurrency, TimeSpan MinDelay, TimeSpan MaxJitter, IResponseClassifier Classifier)

@@ -1,6 +1,6 @@
 using ProxyScheduler.Proxies.Internal;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Dispatch;
 
 /// <summary>
 /// The right to run one attempt to one host, through one proxy (or direct); given back with

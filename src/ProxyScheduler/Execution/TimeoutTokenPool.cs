@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Execution;
 
 /// <summary>
 /// Cancellation sources that cancel themselves after a timeout, reused across attempts (as Polly's timeout strategy

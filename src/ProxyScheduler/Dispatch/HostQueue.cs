@@ -1,4 +1,4 @@
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Dispatch;
 
 /// <summary>
 /// The waiters of one host: highest priority first, first-in first-out within a priority. One FIFO per priority

@@ -1,4 +1,4 @@
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Dispatch;
 
 /// <summary>An attempt waiting in a host queue until the dispatcher grants it a lease, or it is canceled.</summary>
 internal abstract class Waiter

@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Options;
-using ProxyScheduler.Proxies;
 
-namespace ProxyScheduler.Transport.Internal;
+namespace ProxyScheduler.Proxies.Internal;
 
 /// <summary>
 /// The proxy identities that currently have a transport, by opaque id. A client name is <see cref="ClientNamePrefix"/>

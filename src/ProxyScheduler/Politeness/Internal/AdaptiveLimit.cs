@@ -1,6 +1,6 @@
 using ProxyScheduler.Classification;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Politeness.Internal;
 
 /// <summary>
 /// The adaptive concurrency and pacing of one host (AIMD, driven by the host's own answers). Guarded by the dispatcher's lock.

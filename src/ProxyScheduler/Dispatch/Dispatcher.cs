@@ -1,14 +1,15 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ProxyScheduler.Classification;
-using ProxyScheduler.Fleet;
 using ProxyScheduler.Classification.Internal;
+using ProxyScheduler.Fleet;
+using ProxyScheduler.Politeness.Internal;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Proxies.Internal;
 using ProxyScheduler.Proxies.Sessions;
 using ProxyScheduler.Proxies.Sessions.Internal;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Dispatch;
 
 /// <summary>
 /// Grants the right to start an attempt: a permit of the target host, a permit of a proxy (unless the attempt goes
@@ -799,7 +800,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     }
 
     /// <summary>The per-host gauge of the allow-listed hosts the dispatcher knows now (<see cref="ProxySchedulerOptions.PerHostMetrics"/>).</summary>
-    public IEnumerable<System.Diagnostics.Metrics.Measurement<int>> MeasureHosts(Func<HostState, int> value)
+    public IEnumerable<System.Diagnostics.Metrics.Measurement<int>> MeasureHosts(Diagnostics.Internal.HostGauge gauge)
     {
         if (!_resolver.HasPerHostMetrics)
         {
@@ -813,7 +814,14 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             {
                 if (host.MetricTags is { } tags)
                 {
-                    list.Add(new(value(host), tags));
+                    var value = gauge switch
+                    {
+                        Diagnostics.Internal.HostGauge.QueueDepth => host.Count + host.Held,
+                        Diagnostics.Internal.HostGauge.InFlight => host.InFlight,
+                        Diagnostics.Internal.HostGauge.IsDown => host.Circuit is { IsDown: true } ? 1 : 0,
+                        _ => host.Limit,
+                    };
+                    list.Add(new(value, tags));
                 }
             }
 

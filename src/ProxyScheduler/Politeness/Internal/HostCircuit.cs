@@ -1,6 +1,6 @@
 using ProxyScheduler.Classification.Internal;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Politeness.Internal;
 
 /// <summary>
 /// Whether a host is up, from the evidence of its attempts: the last success (and through which proxy), the failures at

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using ProxyScheduler.Transport.Internal;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Execution;
 
 /// <summary>
 /// What one attempt produced: a buffered response, or a redirect to follow (whose body was not read). A rented body

@@ -1,4 +1,4 @@
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler;
 
 /// <summary>Defaults and bounds of the scheduler options, shared by the options, their attributes and the validator.</summary>
 internal static class SchedulerDefaults

@@ -1,6 +1,7 @@
 using System.Net;
+using ProxyScheduler.Dispatch;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Execution;
 
 /// <summary>
 /// The state of one request across its attempts, retries and redirects: where it goes now, what it has cost, and the

@@ -1,4 +1,4 @@
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Politeness.Internal;
 
 /// <summary>
 /// A token bucket refilled lazily on a <see cref="TimeProvider"/>'s timestamps: a host's rate limit and an adaptive

@@ -1,4 +1,4 @@
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Dispatch;
 
 /// <summary>
 /// A bound on how many requests of one group (a post-processing run) hold a response at once: a waiter of the group is

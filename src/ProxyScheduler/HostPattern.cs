@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler;
 
 /// <summary>
 /// A parsed host pattern: <c>example.com</c>, <c>*.example.com</c>, an IP address, each with an optional

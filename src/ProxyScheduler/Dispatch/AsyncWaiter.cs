@@ -1,4 +1,4 @@
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Dispatch;
 
 /// <summary>A waiter that someone awaits (retries, redirects, single requests).</summary>
 internal sealed class AsyncWaiter : Waiter

@@ -1,7 +1,18 @@
-namespace ProxyScheduler.Scheduling.Internal;
+using ProxyScheduler.Politeness.Internal;
+
+
+
+
+
+
+
+
+
+
+namespace ProxyScheduler.Dispatch;
 
 /// <summary>The dispatcher's state for one host. Guarded by the dispatcher's lock.</summary>
-internal sealed class HostState
+internal sealed class HostState : Proxies.Internal.ITargetHost
 {
     public HostState(HostKey key, HostSettings settings)
     {

@@ -1,4 +1,4 @@
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Dispatch;
 
 /// <summary>
 /// A waiter that starts its work on the thread pool when granted. Nothing but the waiter itself is allocated while it is

@@ -1,4 +1,4 @@
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler;
 
 /// <summary>Converts durations to ticks of a <see cref="TimeProvider"/>'s timestamps (<see cref="TimeProvider.GetTimestamp"/>).</summary>
 internal static class TimestampConversions

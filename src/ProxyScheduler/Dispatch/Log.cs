@@ -1,22 +1,10 @@
 using Microsoft.Extensions.Logging;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Dispatch;
 
-/// <summary>Log events of the scheduling engine. URIs are logged redacted; no header values are logged.</summary>
+/// <summary>Log events of the dispatcher (host pauses, adaptive limits, host circuits, waits for proxies). Hosts are logged as host:port, never a URI or a credential.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 1001, EventName = "RetryScheduled", Level = LogLevel.Debug,
-        Message = "Retrying {Request} in {DelayMs} ms after attempt {Attempt}: {Cause}")]
-    public static partial void RetryScheduled(ILogger logger, string request, double delayMs, int attempt, string cause);
-
-    [LoggerMessage(EventId = 1002, EventName = "RedirectFollowed", Level = LogLevel.Debug,
-        Message = "Following a {StatusCode} redirect from {Request} to {Target}")]
-    public static partial void RedirectFollowed(ILogger logger, int statusCode, string request, string target);
-
-    [LoggerMessage(EventId = 1003, EventName = "RequestFailed", Level = LogLevel.Debug,
-        Message = "{Request} failed after {Attempts} attempt(s): {Reason}")]
-    public static partial void RequestFailed(ILogger logger, string request, int attempts, RequestFailureReason reason);
-
     [LoggerMessage(EventId = 1004, EventName = "HostPaused", Level = LogLevel.Information,
         Message = "Host {Host} answered with Retry-After: no attempt starts to it, through any proxy, for {DelayMs} ms")]
     public static partial void HostPaused(ILogger logger, string host, double delayMs);

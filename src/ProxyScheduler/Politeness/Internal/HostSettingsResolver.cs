@@ -1,6 +1,6 @@
 using ProxyScheduler.Classification;
 
-namespace ProxyScheduler.Scheduling.Internal;
+namespace ProxyScheduler.Politeness.Internal;
 
 /// <summary>Resolves the effective <see cref="HostSettings"/> of a host from the default and the pattern overrides.</summary>
 internal sealed class HostSettingsResolver
