@@ -53,7 +53,7 @@ public static class PostProcessingBuilderExtensions
 
         services.AddSingleton(sp =>
         {
-            var scheduler = RequestScheduler.From(sp.GetRequiredService<IRequestScheduler>(), "scheduler");
+            var scheduler = SchedulerCore.From(sp.GetRequiredService<IRequestScheduler>(), "scheduler");
             var source = perItem
                 ? ProcessorSource<IParallelPostProcessor<TResult>>.Scoped(typeof(TProcessor))
                 : ProcessorSource<IParallelPostProcessor<TResult>>.Singleton(sp, typeof(TProcessor));

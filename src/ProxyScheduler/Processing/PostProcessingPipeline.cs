@@ -24,13 +24,13 @@ namespace ProxyScheduler.Processing;
 #pragma warning disable RS0026 // Both ProcessAllAsync overloads take an optional token, as SendAllAsync's do.
 public sealed class PostProcessingPipeline<TResult>
 {
-    private readonly RequestScheduler _scheduler;
+    private readonly SchedulerCore _scheduler;
     private readonly ProcessingChain<TResult> _chain;
     private readonly PostProcessingSettings _settings;
     private readonly IServiceScopeFactory? _scopes;
     private ArrayPool<byte>? _bodies;
 
-    internal PostProcessingPipeline(RequestScheduler scheduler, ProcessingChain<TResult> chain, PostProcessingSettings settings, IServiceScopeFactory? scopes)
+    internal PostProcessingPipeline(SchedulerCore scheduler, ProcessingChain<TResult> chain, PostProcessingSettings settings, IServiceScopeFactory? scopes)
     {
         if (chain.UsesScope && scopes is null)
         {
@@ -117,7 +117,7 @@ public sealed class PostProcessingPipeline<TResult>
     public IAsyncEnumerable<ProcessedResult<TResult>> ProcessAllAsync(IEnumerable<ScheduledRequest> requests, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(requests);
-        return ProcessAllAsync(RequestScheduler.ToAsync(requests, cancellationToken), cancellationToken);
+        return ProcessAllAsync(SchedulerCore.ToAsync(requests, cancellationToken), cancellationToken);
     }
 
     /// <summary>Each enumeration is a run of its own.</summary>

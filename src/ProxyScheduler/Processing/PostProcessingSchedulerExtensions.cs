@@ -19,11 +19,11 @@ public static class PostProcessingSchedulerExtensions
     public static PostProcessingPipeline<TResult> WithPostProcessor<TResult>(this IRequestScheduler scheduler, IParallelPostProcessor<TResult> processor)
     {
         ArgumentNullException.ThrowIfNull(processor);
-        var own = RequestScheduler.From(scheduler, nameof(scheduler));
+        var own = SchedulerCore.From(scheduler, nameof(scheduler));
         return new PostProcessingPipeline<TResult>(
             own,
             new FirstStep<TResult>(ProcessorSource<IParallelPostProcessor<TResult>>.Fixed(processor)),
-            PostProcessingSettings.Resolve(own.PostProcessingDefaults, own.MaxConcurrency, nameof(scheduler)),
+            PostProcessingSettings.Resolve(own.ProcessingDefaults, own.MaxConcurrency, nameof(scheduler)),
             null);
     }
 

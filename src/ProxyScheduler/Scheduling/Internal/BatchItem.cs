@@ -1,10 +1,11 @@
 using ProxyScheduler.Dispatch;
+using ProxyScheduler.Execution;
 
 
 namespace ProxyScheduler.Scheduling.Internal;
 
 /// <summary>One request of a <see cref="BatchRun"/>, queued lightly until its first attempt is granted.</summary>
-internal sealed class BatchItem : DeferredWaiter
+internal sealed class BatchItem : DeferredWaiter, IOutcomeSink
 {
     public BatchItem(BatchRun batch, ScheduledRequest request, long index)
     {
@@ -15,6 +16,9 @@ internal sealed class BatchItem : DeferredWaiter
     }
 
     public BatchRun Batch { get; }
+
+    /// <inheritdoc/>
+    public System.Buffers.ArrayPool<byte>? BodyPool => Batch.BodyPool;
 
     public ScheduledRequest Request { get; }
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using ProxyScheduler.Diagnostics.Internal;
 using ProxyScheduler.Dispatch;
+using ProxyScheduler.Execution;
 
 namespace ProxyScheduler.Scheduling.Internal;
 
@@ -21,7 +22,7 @@ namespace ProxyScheduler.Scheduling.Internal;
 internal sealed class BatchRun
 #pragma warning restore CA1001
 {
-    private readonly RequestScheduler _scheduler;
+    private readonly SchedulerCore _scheduler;
     private readonly IAsyncEnumerable<ScheduledRequest> _source;
     private readonly Channel<RequestOutcome> _outcomes = Channel.CreateUnbounded<RequestOutcome>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly SemaphoreSlim _window;
@@ -36,7 +37,7 @@ internal sealed class BatchRun
     private long _nextIndex;
     private TaskCompletionSource? _refill;
 
-    public BatchRun(RequestScheduler scheduler, IAsyncEnumerable<ScheduledRequest> source)
+    public BatchRun(SchedulerCore scheduler, IAsyncEnumerable<ScheduledRequest> source)
         : this(scheduler, source, scheduler.QueueLimit, releaseWindowOnRead: true, gate: null, bodyPool: null)
     {
     }
@@ -47,7 +48,7 @@ internal sealed class BatchRun
     /// <param name="releaseWindowOnRead">Whether reading an outcome releases its window slot; otherwise the caller calls <see cref="ReleaseWindow"/>.</param>
     /// <param name="gate">The gate whose slot each request needs before its first attempt is granted.</param>
     /// <param name="bodyPool">The pool response bodies are rented from.</param>
-    public BatchRun(RequestScheduler scheduler, IAsyncEnumerable<ScheduledRequest> source, int window, bool releaseWindowOnRead, DispatchGate? gate, System.Buffers.ArrayPool<byte>? bodyPool)
+    public BatchRun(SchedulerCore scheduler, IAsyncEnumerable<ScheduledRequest> source, int window, bool releaseWindowOnRead, DispatchGate? gate, System.Buffers.ArrayPool<byte>? bodyPool)
     {
         _scheduler = scheduler;
         _source = source;
@@ -111,12 +112,12 @@ internal sealed class BatchRun
 
     /// <summary>Runs an item whose first attempt was granted; called on a pool thread. The outcome comes back through <see cref="Complete"/>.</summary>
     public void RunItem(BatchItem item) =>
-        _ = _scheduler.ExecuteAdmittedAsync(item.Request, item.Lease, item.QueuedAt, item, item.SessionRebindsAtQueue, _callerToken, _batchToken);
+        _ = _scheduler.Executor.ExecuteAsync(item.Request, item.Lease, item.QueuedAt, item, item.SessionRebindsAtQueue, _callerToken, _batchToken);
 
     /// <summary>Records the outcome of one admitted request, gives its admission slot back, and ends the batch after the last.</summary>
     public void Complete(RequestOutcome outcome)
     {
-        _scheduler.ReleaseAdmission();
+        _scheduler.Admission.Release();
         if (Interlocked.Decrement(ref _admitted) <= _refillThreshold && Volatile.Read(ref _refill) is not null)
         {
             Interlocked.Exchange(ref _refill, null)?.TrySetResult();
@@ -146,7 +147,7 @@ internal sealed class BatchRun
 
     /// <summary>Ends a request that the dispatcher could never serve (no proxy for it, or its deadline passed while it waited).</summary>
     public void CompleteFailed(BatchItem item, Exception failure) =>
-        Complete(new RequestOutcome(item.Request, null, RequestScheduler.TranslateDispatchFailure(item.Request, failure)) { Index = item.Index });
+        Complete(new RequestOutcome(item.Request, null, FailureTranslator.TranslateDispatchFailure(item.Request, failure)) { Index = item.Index });
 
     /// <summary>Ends a request that left its queue because the batch ended: canceled by the caller, or the scheduler disposed.</summary>
     public void CompleteCanceled(BatchItem item, CancellationToken cancellationToken)
@@ -160,7 +161,7 @@ internal sealed class BatchRun
         Complete(new RequestOutcome(item.Request, null, new OperationCanceledException("The batch was canceled.", null, cancellationToken)) { Index = item.Index });
     }
 
-    private void CancelQueued(CancellationToken cancellationToken) => _scheduler.CancelQueued(this, cancellationToken);
+    private void CancelQueued(CancellationToken cancellationToken) => _scheduler.Dispatcher.CancelGroup(this, cancellationToken);
 
     private async Task PumpAsync(CancellationToken cancellationToken)
     {
@@ -192,14 +193,14 @@ internal sealed class BatchRun
                 }
                 catch
                 {
-                    _scheduler.ReleaseAdmission();
+                    _scheduler.Admission.Release();
                     _window.Release();
                     throw;
                 }
 
                 if (!hasNext)
                 {
-                    _scheduler.ReleaseAdmission();
+                    _scheduler.Admission.Release();
                     _window.Release();
                     break;
                 }
@@ -237,14 +238,14 @@ internal sealed class BatchRun
 
     private ValueTask EnterAdmissionAsync(CancellationToken cancellationToken)
     {
-        if (_scheduler.TryEnterAdmission())
+        if (_scheduler.Admission.Wait(0, CancellationToken.None))
         {
             return ValueTask.CompletedTask;
         }
 
         return Volatile.Read(ref _admitted) > _refillThreshold
             ? WaitForRefillThenEnterAsync(cancellationToken)
-            : new ValueTask(_scheduler.WaitForAdmissionAsync(cancellationToken));
+            : new ValueTask(_scheduler.Admission.WaitAsync(cancellationToken));
     }
 
     private async ValueTask WaitForRefillThenEnterAsync(CancellationToken cancellationToken)
@@ -259,9 +260,9 @@ internal sealed class BatchRun
         await refill.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
 
         // Slots may have gone to other callers meanwhile: then wait for one like everyone else.
-        if (!_scheduler.TryEnterAdmission())
+        if (!_scheduler.Admission.Wait(0, CancellationToken.None))
         {
-            await _scheduler.WaitForAdmissionAsync(cancellationToken).ConfigureAwait(false);
+            await _scheduler.Admission.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -285,7 +286,7 @@ internal sealed class BatchRun
             return;
         }
 
-        if (_scheduler.RobotsFor(request) is { } robots)
+        if (_scheduler.Robots?.RulesFor(request) is { } robots)
         {
             if (!robots.IsCompletedSuccessfully)
             {
@@ -294,7 +295,7 @@ internal sealed class BatchRun
                 return;
             }
 
-            if (_scheduler.CheckRobots(request, robots.Result) is { } refusal)
+            if (_scheduler.Robots!.Check(request, robots.Result) is { } refusal)
             {
                 Complete(new RequestOutcome(request, null, refusal) { Index = index });
                 return;
@@ -317,7 +318,7 @@ internal sealed class BatchRun
             return;
         }
 
-        if (_scheduler.CheckRobots(request, rules) is { } refusal)
+        if (_scheduler.Robots!.Check(request, rules) is { } refusal)
         {
             Complete(new RequestOutcome(request, null, refusal) { Index = index });
             return;
