@@ -43,9 +43,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     private bool _disposed;
     private readonly ILogger _logger;
     private readonly HashSet<HostKey> _metricHosts = [];
-    private readonly HashSet<HostState> _fleetHosts = [];
-    private IFleetCoordinator? _fleet;
-    private long _shareLingerTicks;
+    private readonly HostFleetShares _shares = new();
+    private readonly List<HostState> _settled = [];
 
     public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null, SessionBinder? sessions = null, ILogger? logger = null)
     {
@@ -316,7 +315,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             if (host.Fleet)
             {
-                ReturnSpareShares(host, now);
+                _shares.ReturnSpare(host, now);
             }
 
             Schedule(host, now);
@@ -469,13 +468,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            _fleet = fleet;
+            _shares.Attach(fleet, ToTimestampTicks(shareLinger));
             if (_pool is not null)
             {
                 _pool.Fleet = fleet;
             }
-
-            _shareLingerTicks = ToTimestampTicks(shareLinger);
         }
     }
 
@@ -490,24 +487,12 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         {
             if (_disposed || !_hosts.TryGetValue(key, out var host) || !host.Fleet)
             {
-                if (granted > 0)
-                {
-                    _fleet?.ReturnShares(key, granted);
-                }
-
+                _shares.ReturnUnknown(key, granted);
                 return;
             }
 
-            host.SharesWanted = Math.Max(0, host.SharesWanted - granted);
-            host.Shares += granted;
-            host.Contended = contended;
-            if (fairShare > 0)
-            {
-                host.FairShare = fairShare;
-            }
-
             var now = _time.GetTimestamp();
-            ReturnSpareShares(host, now);
+            _shares.Granted(host, granted, contended, fairShare, now);
             Schedule(host, now);
             DispatchLocked(now);
             TrackIdle(host, now);
@@ -523,7 +508,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             {
                 if (granted > 0)
                 {
-                    _fleet?.ReturnProxyShares(proxyId, granted);
+                    _shares.Coordinator?.ReturnProxyShares(proxyId, granted);
                 }
 
                 return;
@@ -568,7 +553,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         {
             if (_hosts.TryGetValue(key, out var host) && host.Fleet)
             {
-                host.Shares = Math.Max(0, host.Shares - count);
+                HostFleetShares.Revoked(host, count);
                 var now = _time.GetTimestamp();
                 Schedule(host, now);
                 TrackIdle(host, now);
@@ -583,9 +568,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         {
             if (_hosts.TryGetValue(key, out var host) && host.Fleet)
             {
-                host.Contended = contended;
-                host.FairShare = Math.Max(1, fairShare);
-                ReturnSpareShares(host, _time.GetTimestamp());
+                _shares.SetContention(host, contended, fairShare, _time.GetTimestamp());
             }
         }
     }
@@ -596,31 +579,15 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         lock (_lock)
         {
             var now = _time.GetTimestamp();
-            _pool?.SweepProxyShares(now, _shareLingerTicks);
-            if (_fleetHosts.Count == 0)
+            _pool?.SweepProxyShares(now, _shares.LingerTicks);
+            _settled.Clear();
+            _shares.Sweep(now, _settled);
+            foreach (var host in _settled)
             {
-                return;
-            }
-
-            List<HostState>? done = null;
-            foreach (var host in _fleetHosts)
-            {
-                if (host.SurplusSince != 0 && now - host.SurplusSince >= _shareLingerTicks)
-                {
-                    GiveBack(host, SpareShares(host));
-                }
-
-                if (host.Shares == 0 && host.SharesWanted == 0 && !host.TokensWanted)
-                {
-                    (done ??= []).Add(host);
-                }
-            }
-
-            foreach (var host in done ?? [])
-            {
-                _fleetHosts.Remove(host);
                 TrackIdle(host, now);
             }
+
+            _settled.Clear();
         }
     }
 
@@ -682,9 +649,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             host.Garbage = 0;
             if (host.Fleet)
             {
-                host.SharesWanted = 0;
-                host.TokensWanted = false;
-                ReturnSpareShares(host, now);
+                _shares.DropWants(host, now);
             }
 
             TrackIdle(host, now);
@@ -719,83 +684,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 return;
             }
 
-            host.TokensWanted = false;
-            host.FleetTokens += granted;
+            HostFleetShares.TokensGranted(host, granted);
             var now = _time.GetTimestamp();
             Schedule(host, now);
             DispatchLocked(now);
             TrackIdle(host, now);
-        }
-    }
-
-    /// <summary>Asks the fleet for start tokens: as many as the host's queued work, at most its burst.</summary>
-    private void AskTokens(HostState host)
-    {
-        if (host.TokensWanted || host.Count == 0 || host.Settings.StartsPerSecond is not { } rate)
-        {
-            return;
-        }
-
-        host.TokensWanted = true;
-        _fleetHosts.Add(host);
-        _fleet!.WantTokens(host.Key, Math.Min(host.Count, host.Settings.Burst), rate, host.Settings.Burst);
-    }
-
-    /// <summary>Asks the fleet for the shares the host's work needs beyond those it holds or asked for.</summary>
-    private void AskShares(HostState host)
-    {
-        var demand = Math.Min(host.BaseLimit, host.InFlight + host.Count + host.Held);
-        if (host.Contended)
-        {
-            demand = Math.Min(demand, host.FairShare);
-        }
-
-        var want = demand - host.Shares - host.SharesWanted;
-        if (want > 0)
-        {
-            host.SharesWanted += want;
-            _fleetHosts.Add(host);
-            _fleet!.WantShares(host.Key, want, host.Settings.MaxConcurrency);
-        }
-    }
-
-    /// <summary>The shares the host holds beyond its work (and, while contended, beyond its fair share and what is in flight).</summary>
-    private static int SpareShares(HostState host)
-    {
-        var spare = host.Shares - Math.Min(host.InFlight + host.Count + host.Held, host.BaseLimit);
-        if (host.Contended && host.Shares > host.FairShare)
-        {
-            spare = Math.Max(spare, host.Shares - Math.Max(host.FairShare, host.InFlight));
-        }
-
-        return Math.Max(0, Math.Min(spare, host.Shares - host.InFlight));
-    }
-
-    /// <summary>Gives spare shares back now when others wait for them, else after the linger time (<see cref="SweepShares"/>).</summary>
-    private void ReturnSpareShares(HostState host, long now)
-    {
-        var spare = SpareShares(host);
-        if (spare <= 0)
-        {
-            host.SurplusSince = 0;
-        }
-        else if (host.Contended || _shareLingerTicks == 0)
-        {
-            GiveBack(host, spare);
-        }
-        else if (host.SurplusSince == 0)
-        {
-            host.SurplusSince = now;
-        }
-    }
-
-    private void GiveBack(HostState host, int count)
-    {
-        host.SurplusSince = 0;
-        if (count > 0)
-        {
-            host.Shares -= count;
-            _fleet!.ReturnShares(host.Key, count);
         }
     }
 
@@ -1264,7 +1157,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             // Bound, the session waits for its own proxy (a slot, or the end of its delay). In a fleet, a new session
             // binds where every worker would bind it (see ProxyPool.Rendezvous).
-            node ??= _fleet is not null ? _pool.Rendezvous(session.Key, need, host, excluded, now) : null;
+            node ??= _shares.IsAttached ? _pool.Rendezvous(session.Key, need, host, excluded, now) : null;
             if (node is not null)
             {
                 if (!_pool.IsAvailable(node, host, excluded, now, spread: false))
@@ -1426,14 +1319,9 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     /// <summary>Puts a host in the ready ring when it has work it may start now, or arms its timer for its delay.</summary>
     private void Schedule(HostState host, long now)
     {
-        if (host.Fleet && !host.Removed)
+        if (host.Fleet && !host.Removed && _shares.Ask(host))
         {
-            AskShares(host);
-            if (host.WaitsForTokens)
-            {
-                AskTokens(host);
-                return;
-            }
+            return; // it waits for the fleet's start tokens
         }
 
         if (host.InReady || host.Count == 0 || host.InFlight >= host.Limit || host.Removed)
@@ -1522,7 +1410,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 host.PausedUntil = until;
                 var pause = _time.GetElapsedTime(now, until);
                 Log.HostPaused(_logger, host.Key.ToString(), pause.TotalMilliseconds);
-                _fleet?.HostPaused(host.Key, _time.GetUtcNow() + pause);
+                _shares.HostPaused(host.Key, _time.GetUtcNow() + pause);
             }
         }
     }
@@ -1586,7 +1474,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         if (!_hosts.TryGetValue(key, out var host))
         {
             var settings = _resolver.Resolve(key);
-            host = new HostState(key, settings) { Owner = this, Adaptive = settings.Adaptive ? new AdaptiveLimit(settings.MaxConcurrency) : null, Fleet = _fleet is not null };
+            host = new HostState(key, settings) { Owner = this, Adaptive = settings.Adaptive ? new AdaptiveLimit(settings.MaxConcurrency) : null, Fleet = _shares.IsAttached };
             if (_resolver.HasPerHostMetrics && _resolver.WantsMetrics(key)
                 && (_metricHosts.Contains(key) || _metricHosts.Count < SchedulerDefaults.MaxMetricHosts))
             {
