@@ -33,10 +33,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     private readonly Queue<HostState> _ready = new();
     private readonly Queue<HostState> _idle = new();
     private readonly ProxyPool? _pool;
-    private readonly SessionBinder? _sessions;
     private readonly Waiter?[] _lookahead = new Waiter?[ProxyPoolDefaults.Lookahead];
-    private List<HostState> _parked = [];
-    private List<HostState> _parkedSpare = [];
+    private readonly ProxyLeaser _leaser;
     private int _inFlight;
     private int _queued;
     private readonly List<DispatchGate> _gates = [];
@@ -50,7 +48,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         _logger = logger ?? NullLogger.Instance;
         _pool = pool;
-        _sessions = sessions;
+        _leaser = new ProxyLeaser(pool, sessions, time, _logger, Start, Schedule, WaitingForProxyLocked);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(globalLimit);
         _globalLimit = globalLimit;
         _resolver = resolver;
@@ -60,16 +58,12 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     }
 
     private readonly long _contradictionWindowTicks;
-    private static readonly TimeSpan ProxyWaitWarningInterval = TimeSpan.FromSeconds(30);
-    private long _maxWaitForProxyTicks;
-    private long _lastProxyWaitWarning;
-    private bool _waitUnavailable;
 
     /// <summary>Gets the bound on waiting while no proxy is available (<see cref="ProxyPoolOptions.MaxWaitForProxy"/>); infinite by default in bare tests.</summary>
     public TimeSpan MaxWaitForProxy
     {
-        get => _maxWaitForProxyTicks <= 0 ? Timeout.InfiniteTimeSpan : _time.GetElapsedTime(0, _maxWaitForProxyTicks);
-        init => _maxWaitForProxyTicks = value == Timeout.InfiniteTimeSpan ? 0 : Math.Max(1, ToTimestampTicks(value));
+        get => _leaser.MaxWaitTicks <= 0 ? Timeout.InfiniteTimeSpan : _time.GetElapsedTime(0, _leaser.MaxWaitTicks);
+        init => _leaser.MaxWaitTicks = value == Timeout.InfiniteTimeSpan ? 0 : Math.Max(1, ToTimestampTicks(value));
     }
 
     public int GlobalLimit => _globalLimit;
@@ -113,7 +107,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             // Fast path: nothing queued for this host and every limit has room.
             if (CanStartNow(host, now))
             {
-                switch (TryLease(host, requirement, excluded, session, now, out var lease, out _, out var failure))
+                switch (_leaser.TryLease(host, requirement, excluded, session, now, out var lease, out _, out var failure))
                 {
                     case LeaseResult.Granted:
                         return new ValueTask<DispatchLease>(lease);
@@ -145,7 +139,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             waiter.QueuedAt = now;
             if (CanStartNow(host, now) && waiter.Gate is not { Free: 0 })
             {
-                switch (TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out _, out var failure))
+                switch (_leaser.TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out _, out var failure))
                 {
                     case LeaseResult.Granted:
                         waiter.Host = host;
@@ -305,7 +299,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                     SessionBinder.OnReleased(session, proxy, outcome);
                 }
 
-                WakeParked(now);
+                _leaser.WakeParked(now);
             }
 
             if (_disposed)
@@ -425,7 +419,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             if (!_disposed)
             {
                 var now = _time.GetTimestamp();
-                WakeParked(now);
+                _leaser.WakeParked(now);
                 DispatchLocked(now);
             }
 
@@ -469,6 +463,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         lock (_lock)
         {
             _shares.Attach(fleet, ToTimestampTicks(shareLinger));
+            _leaser.InFleet = true;
             if (_pool is not null)
             {
                 _pool.Fleet = fleet;
@@ -517,7 +512,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             if (_pool.ChangeProxyShares(proxyId, granted, answer: true))
             {
                 var now = _time.GetTimestamp();
-                WakeParked(now);
+                _leaser.WakeParked(now);
                 DispatchLocked(now);
             }
         }
@@ -531,7 +526,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             if (!_disposed && _pool is not null && _pool.GrantProxyTokens(proxyId, granted))
             {
                 var now = _time.GetTimestamp();
-                WakeParked(now);
+                _leaser.WakeParked(now);
                 DispatchLocked(now);
             }
         }
@@ -669,7 +664,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             var now = _time.GetTimestamp();
             _pool.ApplyFleetEvent(change, now);
-            WakeParked(now);
+            _leaser.WakeParked(now);
             DispatchLocked(now);
         }
     }
@@ -795,7 +790,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             _queued = 0;
             _ready.Clear();
-            _parked.Clear();
+            _leaser.ClearParked();
         }
 
         foreach (var waiter in orphans)
@@ -928,7 +923,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                     continue;
                 }
 
-                switch (TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out var wake, out var failure))
+                switch (_leaser.TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out var wake, out var failure))
                 {
                     case LeaseResult.Granted:
                         if (!lease.IsProbe)
@@ -950,29 +945,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                         break;
                     default:
                         waitsForProxy = true;
-                        if (_waitUnavailable && _maxWaitForProxyTicks > 0)
+                        if (_leaser.BoundWait(host, waiter.Requirement, now, ref wake) is { } gaveUp)
                         {
-                            // No proxy able to serve is available (not merely busy): the wait is bounded, counted from
-                            // when the host's requests began to find none (an episode nobody waited through for a whole
-                            // bound is over: a new one starts). Retried requests and requests that came later share
-                            // the episode's clock, so a dead proxy list fails them all once the bound is past.
-                            if (host.NoProxySince == 0 || now - host.NoProxySeenAt > _maxWaitForProxyTicks)
-                            {
-                                host.NoProxySince = now;
-                            }
-
-                            host.NoProxySeenAt = now;
-                            var waitEnds = host.NoProxySince + _maxWaitForProxyTicks;
-                            if (now >= waitEnds)
-                            {
-                                FailLocked(waiter, new DispatchFailedException(RequestFailureReason.ProxiesUnavailable,
-                                    $"No proxy was available for {_time.GetElapsedTime(0, _maxWaitForProxyTicks).TotalSeconds:0.###} s (ProxyPool:MaxWaitForProxy): {_pool!.ExplainUnavailable(waiter.Requirement ?? ProxyRequirement.Any, host, now)}."));
-                                failedAny = true;
-                                continue;
-                            }
-
-                            wake = Math.Min(wake, waitEnds);
-                            WarnWaitingForProxies(host, waiter.Requirement, now);
+                            FailLocked(waiter, gaveUp);
+                            failedAny = true;
+                            continue;
                         }
 
                         wakeAt = Math.Min(wakeAt, Math.Min(wake, waiter.DeadlineAt == 0 ? long.MaxValue : waiter.DeadlineAt));
@@ -988,7 +965,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         if (!granted && host.Count > 0)
         {
             // A host held back only by gates is woken by them (or its timer), not by every proxy event.
-            Park(host, now, wakeAt, waitsForProxy);
+            _leaser.Park(host, waitsForProxy);
+            if (wakeAt != long.MaxValue)
+            {
+                ArmTimer(host, now, Math.Max(wakeAt, now + 1));
+            }
         }
 
         TrackIdle(host, now);
@@ -1114,128 +1095,6 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         waiter.OnFailed(failure);
     }
 
-    /// <summary>Takes the host's permit, a proxy's and the global one for one attempt, or says why not.</summary>
-    private LeaseResult TryLease(HostState host, ProxyRequirement? requirement, List<ProxyNode>? excluded, SessionState? session, long now, out DispatchLease lease, out long wakeAt, out Exception? failure)
-    {
-        _waitUnavailable = false;
-        lease = default;
-        wakeAt = long.MaxValue;
-        failure = null;
-        if (requirement?.IsDirect == true || (requirement is null && _pool is null))
-        {
-            Start(host, now);
-            lease = new DispatchLease(host);
-            return LeaseResult.Granted;
-        }
-
-        if (_pool is null)
-        {
-            failure = new DispatchFailedException(RequestFailureReason.NoMatchingProxy,
-                $"The request asks for a proxy ('{requirement}'), but no proxies are configured; use ProxyRequirement.Direct to send without one.");
-            return LeaseResult.Failed;
-        }
-
-        var need = requirement ?? ProxyRequirement.Any;
-        ProxyNode? node;
-        var probe = false;
-        if (session is not null && _sessions is not null)
-        {
-            if (session.NextStart > now)
-            {
-                // The session's own pacing.
-                wakeAt = session.NextStart;
-                return LeaseResult.Wait;
-            }
-
-            node = _sessions.Check(session, _pool, host, excluded, need, now, out var lost);
-            if (lost)
-            {
-                failure = new DispatchFailedException(RequestFailureReason.SessionLost,
-                    "The request's session lost its proxy (it failed, was blocked by the host, or left the pool), and Sessions:WhenBindingLost is Fail.");
-                return LeaseResult.Failed;
-            }
-
-            // Bound, the session waits for its own proxy (a slot, or the end of its delay). In a fleet, a new session
-            // binds where every worker would bind it (see ProxyPool.Rendezvous).
-            node ??= _shares.IsAttached ? _pool.Rendezvous(session.Key, need, host, excluded, now) : null;
-            if (node is not null)
-            {
-                if (!_pool.IsAvailable(node, host, excluded, now, spread: false))
-                {
-                    wakeAt = node.NextStart > now ? node.NextStart : long.MaxValue;
-                    return LeaseResult.Wait;
-                }
-
-                Start(host, now);
-                _pool.OnGranted(node, host, probe: false, now);
-                _sessions.OnGranted(session, node, now);
-                lease = new DispatchLease(host, node);
-                return LeaseResult.Granted;
-            }
-        }
-
-        switch (_pool.TrySelect(need, host, excluded, now, out node, out probe, out wakeAt))
-        {
-            case ProxyVerdict.Selected:
-                if (node!.Endpoint.Gateway is { } gateway && !probe && (session is not null || need.Tags.Count > 0))
-                {
-                    // Through a gateway, a session (or a tag set) gets an identity of its own, rendered into the credentials.
-                    var sessionId = session is null ? null : gateway.UseSessionKeyAsSessionId ? session.Key : gateway.Preset.NewSessionId();
-                    node = _pool.Materialize(node, sessionId, need, now);
-                    if (!_pool.IsAvailable(node, host, excluded, now, spread: false))
-                    {
-                        wakeAt = node.NextStart > now ? node.NextStart : long.MaxValue;
-                        return LeaseResult.Wait;
-                    }
-                }
-
-                Start(host, now);
-                _pool.OnGranted(node!, host, probe, now);
-                if (session is not null && !(probe && node!.Endpoint.Gateway is not null))
-                {
-                    // (A gateway's probe goes through its rotating identity, which no session binds to.)
-                    _sessions?.OnGranted(session, node!, now);
-                }
-
-                lease = new DispatchLease(host, node, probe);
-                return LeaseResult.Granted;
-            case ProxyVerdict.NoMatch:
-                failure = new DispatchFailedException(RequestFailureReason.NoMatchingProxy, _pool.Count == 0
-                    ? "The proxy pool is empty: its sources list no proxy. The request was not sent (proxied traffic never goes out directly)."
-                    : $"No proxy of the pool meets the requirement '{need}' ({_pool.Count} proxies listed).");
-                return LeaseResult.Failed;
-            case ProxyVerdict.Exhausted:
-                failure = new DispatchFailedException(RequestFailureReason.ProxiesUnavailable,
-                    $"Every proxy meeting '{need}' is retired, draining, or has already failed this request.");
-                return LeaseResult.Failed;
-            case ProxyVerdict.Quarantined when _pool.FailFast:
-                failure = new DispatchFailedException(RequestFailureReason.ProxiesUnavailable, _pool.InOutage
-                    ? "The proxy pool is paused by an outage (most proxies are quarantined), and ProxyPool:WhenUnavailable is FailFast."
-                    : $"Every proxy able to serve '{need}' is quarantined, and ProxyPool:WhenUnavailable is FailFast.");
-                return LeaseResult.Failed;
-            case ProxyVerdict.Quarantined or ProxyVerdict.Blocked:
-                _waitUnavailable = true;
-                return LeaseResult.Wait;
-            default:
-                return LeaseResult.Wait;
-        }
-    }
-
-    /// <summary>Logs, at most once per <see cref="ProxyWaitWarningInterval"/>, that requests wait for a proxy and why.</summary>
-    private void WarnWaitingForProxies(HostState host, ProxyRequirement? requirement, long now)
-    {
-        if (_lastProxyWaitWarning != 0 && _time.GetElapsedTime(_lastProxyWaitWarning, now) < ProxyWaitWarningInterval)
-        {
-            return;
-        }
-
-        _lastProxyWaitWarning = now;
-        if (_logger.IsEnabled(LogLevel.Warning))
-        {
-            Log.WaitingForProxies(_logger, WaitingForProxyLocked(), _pool!.ExplainUnavailable(requirement ?? ProxyRequirement.Any, host, now));
-        }
-    }
-
     /// <summary>The requests queued for hosts whose waiters find no proxy available.</summary>
     private int WaitingForProxyLocked()
     {
@@ -1273,47 +1132,6 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             return (down, WaitingForProxyLocked(), waiting is null || _pool is null ? null : _pool.ExplainUnavailable(ProxyRequirement.Any, waiting, _time.GetTimestamp()));
         }
-    }
-
-    /// <summary>Keeps a host whose waiters found no proxy out of the ready ring until a proxy event (or <paramref name="wakeAt"/>) wakes it.</summary>
-    private void Park(HostState host, long now, long wakeAt, bool waitsForProxy = true)
-    {
-        // Without a pool no proxy event can wake a host: only its timer or a gate's freed slot (which remembers it).
-        if (!host.Parked && _pool is not null && waitsForProxy)
-        {
-            host.Parked = true;
-            _parked.Add(host);
-        }
-
-        if (wakeAt != long.MaxValue)
-        {
-            ArmTimer(host, now, Math.Max(wakeAt, now + 1));
-        }
-    }
-
-    /// <summary>A proxy freed a slot, or the pool changed: every parked host gets another look.</summary>
-    private void WakeParked(long now)
-    {
-        if (_parked.Count == 0)
-        {
-            return;
-        }
-
-        (_parked, _parkedSpare) = (_parkedSpare, _parked);
-        foreach (var host in _parkedSpare)
-        {
-            host.Parked = false;
-            Schedule(host, now);
-        }
-
-        _parkedSpare.Clear();
-    }
-
-    private enum LeaseResult
-    {
-        Granted,
-        Wait,
-        Failed,
     }
 
     /// <summary>Puts a host in the ready ring when it has work it may start now, or arms its timer for its delay.</summary>
