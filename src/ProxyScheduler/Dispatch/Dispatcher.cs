@@ -37,7 +37,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     private readonly ProxyLeaser _leaser;
     private int _inFlight;
     private int _queued;
-    private readonly List<DispatchGate> _gates = [];
+    private readonly PostProcessingGates _gates;
     private bool _disposed;
     private readonly ILogger _logger;
     private readonly HashSet<HostKey> _metricHosts = [];
@@ -54,10 +54,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         _resolver = resolver;
         _time = time;
         _idleTimeoutTicks = ToTimestampTicks(SchedulerDefaults.HostIdleTimeout);
-        _contradictionWindowTicks = ToTimestampTicks(TimeSpan.FromMinutes(1));
+        _health = new HostHealthTracker(time, _logger, pool);
+        _gates = new PostProcessingGates(time);
     }
 
-    private readonly long _contradictionWindowTicks;
+    private readonly HostHealthTracker _health;
 
     /// <summary>Gets the bound on waiting while no proxy is available (<see cref="ProxyPoolOptions.MaxWaitForProxy"/>); infinite by default in bare tests.</summary>
     public TimeSpan MaxWaitForProxy
@@ -69,10 +70,18 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     public int GlobalLimit => _globalLimit;
 
     /// <summary>Gets the rules that judge a host down; the defaults unless the scheduler sets them.</summary>
-    public HostHealthOptions HostHealth { get; init; } = new();
+    public HostHealthOptions HostHealth
+    {
+        get => _health.Options;
+        init => _health.Options = value;
+    }
 
     /// <summary>Gets or sets the metrics the dispatcher counts host circuits on; none in bare tests.</summary>
-    public Diagnostics.Internal.SchedulerMetrics? Metrics { get; init; }
+    public Diagnostics.Internal.SchedulerMetrics? Metrics
+    {
+        get => _health.Metrics;
+        init => _health.Metrics = value;
+    }
 
     /// <summary>Gets a value indicating whether proxies are configured: then a request without a requirement goes through a proxy.</summary>
     public bool HasPool => _pool is not null;
@@ -144,7 +153,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                     case LeaseResult.Granted:
                         waiter.Host = host;
                         waiter.State = Waiter.Granted;
-                        TakeGateSlot(waiter);
+                        PostProcessingGates.TakeSlot(waiter);
                         waiter.OnGranted(lease);
                         return;
                     case LeaseResult.Failed:
@@ -163,13 +172,10 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     /// <returns>The gate; close it with <see cref="CloseGate"/> when the group ends.</returns>
     public DispatchGate OpenGate(int capacity)
     {
-        var gate = new DispatchGate(capacity) { Owner = this };
         lock (_lock)
         {
-            _gates.Add(gate);
+            return _gates.Open(capacity, this);
         }
-
-        return gate;
     }
 
     /// <summary>The group of <paramref name="gate"/> ended (none of its waiters is queued or held any more).</summary>
@@ -177,14 +183,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            if (!gate.Closed)
-            {
-                gate.Closed = true;
-                _gates.Remove(gate);
-                gate.Clear();
-                gate.Timer?.Dispose();
-                gate.Timer = null;
-            }
+            _gates.Close(gate);
         }
     }
 
@@ -246,16 +245,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 TrackIdle(host, now);
             }
 
-            foreach (var gate in _gates)
+            var first = canceled.Count;
+            _gates.CollectHeld(group, canceled);
+            for (var i = first; i < canceled.Count; i++)
             {
-                foreach (var waiter in gate.AllHeld())
-                {
-                    if (ReferenceEquals(waiter.Group, group))
-                    {
-                        LeaveHeldLocked(waiter, Waiter.Canceled, now);
-                        canceled.Add(waiter);
-                    }
-                }
+                LeaveHeldLocked(canceled[i], Waiter.Canceled, now);
             }
         }
 
@@ -290,7 +284,15 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 LogAdaptation(host, adaptive, judgedClass, limit, decreases);
             }
 
-            contradicted = outcome is { } judged && LearnHostHealth(host, lease.Proxy, judged, verdict, now);
+            if (outcome is { } judged)
+            {
+                contradicted = _health.Learn(host, lease.Proxy, judged, verdict, now, out var giveUp);
+                if (giveUp is not null)
+                {
+                    var failed = FailQueuedLocked(host, RequestFailureReason.HostUnavailable, giveUp, now);
+                    Log.HostUnavailableFailed(_logger, host.Key.ToString(), failed);
+                }
+            }
             if (lease.Proxy is { } proxy)
             {
                 _pool!.OnReleased(proxy, host, lease.IsProbe, outcome, latencyTicks, now, verdict, contradicted);
@@ -318,87 +320,6 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
 
         return contradicted;
-    }
-
-    /// <summary>
-    /// Learns from an attempt what the host's health is (see <see cref="HostCircuit"/>). Returns <see langword="true"/>
-    /// when a failure at the target through a proxy is contradicted by a recent answer through another one: then it is
-    /// that proxy's matter with this host, and the host is not charged.
-    /// </summary>
-    private bool LearnHostHealth(HostState host, ProxyNode? proxy, ResponseClass outcome, AttemptVerdict verdict, long now)
-    {
-        switch (outcome)
-        {
-            case ResponseClass.Success or ResponseClass.Blocked or ResponseClass.Throttled:
-                // The host answered (to this proxy, at least): it is up.
-                if (host.Circuit is { } up)
-                {
-                    var since = up.DownSince;
-                    if (up.OnAnswer(proxy, now))
-                    {
-                        Log.HostRecovered(_logger, host.Key.ToString(), _time.GetElapsedTime(since, now).TotalMilliseconds);
-                    }
-                }
-                else if (host.Circuit is null && proxy is not null && _pool!.ServingCount > 1)
-                {
-                    // Remember who reached the host only where another proxy's failure could be weighed against it.
-                    (host.Circuit = new HostCircuit()).OnAnswer(proxy, now);
-                }
-
-                return false;
-            case ResponseClass.TargetFailure:
-            case ResponseClass.ProxyFailure when verdict.Blame == AttemptBlame.ProxyAndHost:
-                break;
-            default:
-                return false;
-        }
-
-        if (verdict.Blame is not (AttemptBlame.Host or AttemptBlame.ProxyAndHost))
-        {
-            return false;
-        }
-
-        if (verdict.Kind == FailureKind.TargetStatus)
-        {
-            // The host answered, with an error status: it is reachable. Retries, Retry-After and the adaptive limit
-            // deal with it; the circuit is for a host that does not answer (timeouts, resets, refusals).
-            return false;
-        }
-
-        var circuit = host.Circuit ??= new HostCircuit();
-        if (proxy is not null && circuit.Contradicts(proxy, now, _contradictionWindowTicks))
-        {
-            return true;
-        }
-
-        var wasDown = circuit.IsDown;
-        var downSince = circuit.DownSince;
-        var toConvince = proxy is null || _pool is null ? 1 : Math.Min(2, Math.Max(1, _pool.ServingCount));
-        if (!circuit.OnFailure(proxy, verdict.Kind, now, HostHealth, toConvince, ToTimestampTicks))
-        {
-            return false;
-        }
-
-        var pause = circuit.Break(HostHealth);
-        host.NextStart = Math.Max(host.NextStart, circuit.DownUntil);
-        var kind = AttemptVerdict.Describe(verdict.Kind);
-        if (!wasDown)
-        {
-            Metrics?.HostsDown.Add(1);
-            Log.HostDown(_logger, host.Key.ToString(), circuit.Streak, kind,
-                proxy is null ? "direct" : circuit.ManyProxies ? "several proxies" : "the only proxy able to serve it", pause.TotalMilliseconds);
-            return false;
-        }
-
-        Log.HostProbeFailed(_logger, host.Key.ToString(), kind, pause.TotalMilliseconds);
-        if (HostHealth.MaxWait != Timeout.InfiniteTimeSpan && host.Count > 0 && _time.GetElapsedTime(downSince, now) >= HostHealth.MaxWait)
-        {
-            var message = $"Host {host.Key} has been down for {_time.GetElapsedTime(downSince, now).TotalSeconds:0} s (its attempts {kind}; HostHealth:MaxWait is {HostHealth.MaxWait.TotalSeconds:0.###} s); next probe in {pause.TotalSeconds:0.#} s.";
-            var failed = FailQueuedLocked(host, RequestFailureReason.HostUnavailable, message, now);
-            Log.HostUnavailableFailed(_logger, host.Key.ToString(), failed);
-        }
-
-        return false;
     }
 
     public SchedulerCounts GetCounts()
@@ -702,14 +623,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             {
                 if (host.MetricTags is { } tags)
                 {
-                    var value = gauge switch
-                    {
-                        Diagnostics.Internal.HostGauge.QueueDepth => host.Count + host.Held,
-                        Diagnostics.Internal.HostGauge.InFlight => host.InFlight,
-                        Diagnostics.Internal.HostGauge.IsDown => host.Circuit is { IsDown: true } ? 1 : 0,
-                        _ => host.Limit,
-                    };
-                    list.Add(new(value, tags));
+                    list.Add(new(DispatcherSnapshots.Measure(host, gauge), tags));
                 }
             }
 
@@ -728,18 +642,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             var list = new List<HostSnapshot>(_hosts.Count);
             foreach (var host in _hosts.Values)
             {
-                DateTimeOffset? next = host.NextStart > now ? utcNow + _time.GetElapsedTime(now, host.NextStart) : null;
-                list.Add(new HostSnapshot(host.Key.ToString(), host.Count + host.Held, host.InFlight, host.Settings.MaxConcurrency, next)
-                {
-                    PausedUntil = host.PausedUntil > now ? utcNow + _time.GetElapsedTime(now, host.PausedUntil) : null,
-                    RateLimit = host.Settings.StartsPerSecond,
-                    ConcurrencyLimit = host.Limit,
-                    FleetShares = host.Fleet ? host.Shares : null,
-                    AdaptiveDelay = host.Adaptive?.Rate is { } rate ? TimeSpan.FromSeconds(1 / rate) : null,
-                    DownUntil = host.Circuit is { IsDown: true } circuit ? utcNow + _time.GetElapsedTime(now, Math.Max(now, circuit.DownUntil)) : null,
-                    DownReason = host.Circuit is { IsDown: true } down ? $"{down.Streak} attempts failed ({AttemptVerdict.Describe(down.LastKind)}) through {(down.ManyProxies ? "several proxies" : "one route")}; probed after each break" : null,
-                    WaitingForProxySince = host.NoProxySince != 0 && host.Count > 0 ? utcNow - _time.GetElapsedTime(host.NoProxySince, now) : null,
-                });
+                list.Add(DispatcherSnapshots.Of(host, now, utcNow, _time));
             }
 
             return list;
@@ -774,19 +677,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 host.Timer = null;
             }
 
-            foreach (var gate in _gates)
-            {
-                foreach (var waiter in gate.AllHeld().ToList())
-                {
-                    waiter.State = Waiter.Canceled;
-                    waiter.Host.Held--;
-                    orphans.Add(waiter);
-                }
-
-                gate.Clear();
-                gate.Timer?.Dispose();
-                gate.Timer = null;
-            }
+            _gates.DisposeAll(orphans);
 
             _queued = 0;
             _ready.Clear();
@@ -935,7 +826,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
                         TakeLocked(waiter);
                         waiter.State = Waiter.Granted;
-                        TakeGateSlot(waiter);
+                        PostProcessingGates.TakeSlot(waiter);
                         waiter.OnGranted(lease);
                         granted = true;
                         break;
@@ -994,96 +885,36 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         gate.Hold(waiter);
         if (waiter.DeadlineAt != 0)
         {
-            ArmGateTimer(gate, now, waiter.DeadlineAt);
+            _gates.ArmTimer(gate, now, waiter.DeadlineAt);
         }
     }
 
     /// <summary>A held waiter leaves the gate for good (canceled, or failed at its deadline); its entry in the gate is skipped from then on.</summary>
+    /// <summary>A gate's timer fired: fails the held waiters whose deadline passed (see <see cref="PostProcessingGates.Expire"/>).</summary>
+    internal void OnGateTimer(DispatchGate gate)
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
+            foreach (var waiter in _gates.Expire(gate, now))
+            {
+                LeaveHeldLocked(waiter, Waiter.Failed, now);
+                waiter.OnFailed(new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited for its post-processing run to have room."));
+            }
+        }
+    }
+
     private void LeaveHeldLocked(Waiter waiter, int state, long now)
     {
         waiter.State = state;
         waiter.Host.Held--;
         _queued--;
         TrackIdle(waiter.Host, now);
-    }
-
-    private void ArmGateTimer(DispatchGate gate, long now, long at)
-    {
-        if (DueIn(gate.TimerDue, gate.Timer is not null, now, at) is { } due)
-        {
-            gate.TimerDue = at;
-            gate.Timer ??= _time.CreateTimer(static state => OnGateTimer((DispatchGate)state!), gate, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            gate.Timer.Change(due, Timeout.InfiniteTimeSpan);
-        }
-    }
-
-    /// <summary>How long from <paramref name="now"/> to arm a one-shot timer for <paramref name="at"/>; <see langword="null"/> when it is armed for an earlier instant already.</summary>
-    private TimeSpan? DueIn(long timerDue, bool armed, long now, long at)
-    {
-        if (armed && timerDue != 0 && timerDue <= at && timerDue > now)
-        {
-            return null;
-        }
-
-        var due = _time.GetElapsedTime(now, at);
-        return due <= TimeSpan.Zero ? TimeSpan.FromTicks(1) : due;
-    }
-
-    private static void OnGateTimer(DispatchGate gate) => gate.Owner!.OnGateTimerCore(gate);
-
-    /// <summary>Fails the held waiters whose deadline passed, drops the dead entries, and arms the timer for the next deadline.</summary>
-    private void OnGateTimerCore(DispatchGate gate)
-    {
-        lock (_lock)
-        {
-            gate.TimerDue = 0;
-            if (_disposed || gate.Closed)
-            {
-                return;
-            }
-
-            var now = _time.GetTimestamp();
-            var next = long.MaxValue;
-            foreach (var waiters in gate.Held.Values)
-            {
-                var count = waiters.Count;
-                for (var i = 0; i < count; i++)
-                {
-                    var waiter = waiters.Dequeue();
-                    if (waiter.State != Waiter.Held)
-                    {
-                        continue;
-                    }
-
-                    if (waiter.DeadlineAt != 0 && now >= waiter.DeadlineAt)
-                    {
-                        LeaveHeldLocked(waiter, Waiter.Failed, now);
-                        waiter.OnFailed(new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited for its post-processing run to have room."));
-                        continue;
-                    }
-
-                    if (waiter.DeadlineAt != 0)
-                    {
-                        next = Math.Min(next, waiter.DeadlineAt);
-                    }
-
-                    waiters.Enqueue(waiter);
-                }
-            }
-
-            if (next != long.MaxValue)
-            {
-                ArmGateTimer(gate, now, next);
-            }
-        }
-    }
-
-    private static void TakeGateSlot(Waiter waiter)
-    {
-        if (waiter.Gate is { } gate)
-        {
-            gate.Free--;
-        }
     }
 
     private void FailLocked(Waiter waiter, Exception failure)
@@ -1261,7 +1092,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     private void ArmTimer(HostState host, long now, long at)
     {
         // Armed for an earlier instant already: the host is looked at again then.
-        if (DueIn(host.TimerDue, host.Timer is not null, now, at) is { } due)
+        if (PostProcessingGates.DueIn(_time, host.TimerDue, host.Timer is not null, now, at) is { } due)
         {
             host.TimerDue = at;
             host.Timer ??= _time.CreateTimer(static state => OnTimer((HostState)state!), host, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);

@@ -1,0 +1,155 @@
+namespace ProxyScheduler.Dispatch;
+
+/// <summary>
+/// The open <see cref="DispatchGate"/>s of post-processing runs: opening and closing them, holding a waiter whose run has
+/// no free slot, and the timers that fail held waiters at their deadline. A plain collaborator of the
+/// <see cref="Dispatcher"/>, called under its lock with <c>now</c> passed in; the dispatcher keeps the host counts of
+/// held waiters and moves them back to their queues.
+/// </summary>
+internal sealed class PostProcessingGates
+{
+    private readonly List<DispatchGate> _gates = [];
+    private readonly List<Waiter> _expired = [];
+    private readonly TimeProvider _time;
+
+    public PostProcessingGates(TimeProvider time) => _time = time;
+
+    /// <summary>Gets the number of open gates (none: the dispatch fast path needs no gate check).</summary>
+    public int Count => _gates.Count;
+
+    /// <summary>How long from <paramref name="now"/> to arm a one-shot timer for <paramref name="at"/>; <see langword="null"/> when it is armed for an earlier instant already.</summary>
+    public static TimeSpan? DueIn(TimeProvider time, long timerDue, bool armed, long now, long at)
+    {
+        if (armed && timerDue != 0 && timerDue <= at && timerDue > now)
+        {
+            return null;
+        }
+
+        var due = time.GetElapsedTime(now, at);
+        return due <= TimeSpan.Zero ? TimeSpan.FromTicks(1) : due;
+    }
+
+    /// <summary>A granted waiter of a gated group takes one of its slots.</summary>
+    public static void TakeSlot(Waiter waiter)
+    {
+        if (waiter.Gate is { } gate)
+        {
+            gate.Free--;
+        }
+    }
+
+    /// <summary>Opens a gate of <paramref name="capacity"/> slots whose timer calls back <paramref name="owner"/>.</summary>
+    public DispatchGate Open(int capacity, Dispatcher owner)
+    {
+        var gate = new DispatchGate(capacity) { Owner = owner };
+        _gates.Add(gate);
+        return gate;
+    }
+
+    /// <summary>Closes a gate (its group ended): it holds nobody any more and its timer stops.</summary>
+    public void Close(DispatchGate gate)
+    {
+        if (!gate.Closed)
+        {
+            gate.Closed = true;
+            _gates.Remove(gate);
+            gate.Clear();
+            gate.Timer?.Dispose();
+            gate.Timer = null;
+        }
+    }
+
+    /// <summary>Adds the held waiters of <paramref name="group"/> (over every gate) to <paramref name="into"/>.</summary>
+    public void CollectHeld(object group, List<Waiter> into)
+    {
+        foreach (var gate in _gates)
+        {
+            foreach (var waiter in gate.AllHeld())
+            {
+                if (ReferenceEquals(waiter.Group, group))
+                {
+                    into.Add(waiter);
+                }
+            }
+        }
+    }
+
+    /// <summary>Arms the gate's timer for <paramref name="at"/> (a held waiter's deadline) unless it fires earlier already.</summary>
+    public void ArmTimer(DispatchGate gate, long now, long at)
+    {
+        if (DueIn(_time, gate.TimerDue, gate.Timer is not null, now, at) is { } due)
+        {
+            gate.TimerDue = at;
+            gate.Timer ??= _time.CreateTimer(static state => OnTimer((DispatchGate)state!), gate, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            gate.Timer.Change(due, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
+    /// The gate's timer fired: returns the held waiters whose deadline passed (still held: the dispatcher fails them),
+    /// drops the dead entries, and arms the timer for the next deadline. The list is reused by the next call.
+    /// </summary>
+    public List<Waiter> Expire(DispatchGate gate, long now)
+    {
+        _expired.Clear();
+        gate.TimerDue = 0;
+        if (gate.Closed)
+        {
+            return _expired;
+        }
+
+        var next = long.MaxValue;
+        foreach (var waiters in gate.Held.Values)
+        {
+            var count = waiters.Count;
+            for (var i = 0; i < count; i++)
+            {
+                var waiter = waiters.Dequeue();
+                if (waiter.State != Waiter.Held)
+                {
+                    continue;
+                }
+
+                if (waiter.DeadlineAt != 0 && now >= waiter.DeadlineAt)
+                {
+                    _expired.Add(waiter);
+                    continue;
+                }
+
+                if (waiter.DeadlineAt != 0)
+                {
+                    next = Math.Min(next, waiter.DeadlineAt);
+                }
+
+                waiters.Enqueue(waiter);
+            }
+        }
+
+        if (next != long.MaxValue)
+        {
+            ArmTimer(gate, now, next);
+        }
+
+        return _expired;
+    }
+
+    /// <summary>The dispatcher is disposed: every held waiter is canceled (added to <paramref name="orphans"/>) and the timers stop.</summary>
+    public void DisposeAll(List<Waiter> orphans)
+    {
+        foreach (var gate in _gates)
+        {
+            foreach (var waiter in gate.AllHeld().ToList())
+            {
+                waiter.State = Waiter.Canceled;
+                waiter.Host.Held--;
+                orphans.Add(waiter);
+            }
+
+            gate.Clear();
+            gate.Timer?.Dispose();
+            gate.Timer = null;
+        }
+    }
+
+    private static void OnTimer(DispatchGate gate) => gate.Owner!.OnGateTimer(gate);
+}
