@@ -26,12 +26,9 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     private readonly object _lock = new();
 #endif
     private readonly TimeProvider _time;
-    private readonly HostSettingsResolver _resolver;
     private readonly int _globalLimit;
-    private readonly long _idleTimeoutTicks;
-    private readonly Dictionary<HostKey, HostState> _hosts = [];
+    private readonly HostTable _hosts;
     private readonly Queue<HostState> _ready = new();
-    private readonly Queue<HostState> _idle = new();
     private readonly ProxyPool? _pool;
     private readonly Waiter?[] _lookahead = new Waiter?[ProxyPoolDefaults.Lookahead];
     private readonly ProxyLeaser _leaser;
@@ -40,7 +37,6 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     private readonly PostProcessingGates _gates;
     private bool _disposed;
     private readonly ILogger _logger;
-    private readonly HashSet<HostKey> _metricHosts = [];
     private readonly HostFleetShares _shares = new();
     private readonly List<HostState> _settled = [];
 
@@ -51,9 +47,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         _leaser = new ProxyLeaser(pool, sessions, time, _logger, Start, Schedule, WaitingForProxyLocked);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(globalLimit);
         _globalLimit = globalLimit;
-        _resolver = resolver;
         _time = time;
-        _idleTimeoutTicks = ToTimestampTicks(SchedulerDefaults.HostIdleTimeout);
+        _hosts = new HostTable(resolver, time.ToTimestampTicks(SchedulerDefaults.HostIdleTimeout));
         _health = new HostHealthTracker(time, _logger, pool);
         _gates = new PostProcessingGates(time);
     }
@@ -110,8 +105,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var now = _time.GetTimestamp();
-            SweepIdle(now);
-            var host = GetOrCreateHost(key);
+            _hosts.SweepIdle(now);
+            var host = _hosts.GetOrCreate(key, this, _shares.IsAttached);
 
             // Fast path: nothing queued for this host and every limit has room.
             if (CanStartNow(host, now))
@@ -143,8 +138,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var now = _time.GetTimestamp();
-            SweepIdle(now);
-            var host = GetOrCreateHost(key);
+            _hosts.SweepIdle(now);
+            var host = _hosts.GetOrCreate(key, this, _shares.IsAttached);
             waiter.QueuedAt = now;
             if (CanStartNow(host, now) && waiter.Gate is not { Free: 0 })
             {
@@ -225,7 +220,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         lock (_lock)
         {
             var now = _time.GetTimestamp();
-            foreach (var host in _hosts.Values)
+            foreach (var host in _hosts.All)
             {
                 if (host.Count == 0)
                 {
@@ -242,7 +237,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                     }
                 }, (Owner: this, Group: group, Canceled: canceled));
                 CompactIfMostlyCanceled(host);
-                TrackIdle(host, now);
+                _hosts.TrackIdle(host, now);
             }
 
             var first = canceled.Count;
@@ -316,7 +311,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             Schedule(host, now);
             DispatchLocked(now);
-            TrackIdle(host, now);
+            _hosts.TrackIdle(host, now);
         }
 
         return contradicted;
@@ -401,7 +396,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            if (_disposed || !_hosts.TryGetValue(key, out var host) || !host.Fleet)
+            if (_disposed || !_hosts.TryGet(key, out var host) || !host.Fleet)
             {
                 _shares.ReturnUnknown(key, granted);
                 return;
@@ -411,7 +406,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             _shares.Granted(host, granted, contended, fairShare, now);
             Schedule(host, now);
             DispatchLocked(now);
-            TrackIdle(host, now);
+            _hosts.TrackIdle(host, now);
         }
     }
 
@@ -467,12 +462,12 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            if (_hosts.TryGetValue(key, out var host) && host.Fleet)
+            if (_hosts.TryGet(key, out var host) && host.Fleet)
             {
                 HostFleetShares.Revoked(host, count);
                 var now = _time.GetTimestamp();
                 Schedule(host, now);
-                TrackIdle(host, now);
+                _hosts.TrackIdle(host, now);
             }
         }
     }
@@ -482,7 +477,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            if (_hosts.TryGetValue(key, out var host) && host.Fleet)
+            if (_hosts.TryGet(key, out var host) && host.Fleet)
             {
                 _shares.SetContention(host, contended, fairShare, _time.GetTimestamp());
             }
@@ -500,7 +495,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             _shares.Sweep(now, _settled);
             foreach (var host in _settled)
             {
-                TrackIdle(host, now);
+                _hosts.TrackIdle(host, now);
             }
 
             _settled.Clear();
@@ -520,7 +515,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             var remaining = until - _time.GetUtcNow();
             if (remaining > TimeSpan.Zero)
             {
-                var host = GetOrCreateHost(key);
+                var host = _hosts.GetOrCreate(key, this, _shares.IsAttached);
                 var now = _time.GetTimestamp();
                 var end = now + ToTimestampTicks(remaining);
                 if (end > host.NextStart)
@@ -529,7 +524,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                     host.PausedUntil = end;
                 }
 
-                TrackIdle(host, now);
+                _hosts.TrackIdle(host, now);
             }
         }
     }
@@ -542,7 +537,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            return _hosts.TryGetValue(key, out var host) ? FailQueuedLocked(host, reason, message, _time.GetTimestamp()) : 0;
+            return _hosts.TryGet(key, out var host) ? FailQueuedLocked(host, reason, message, _time.GetTimestamp()) : 0;
         }
     }
 
@@ -568,7 +563,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 _shares.DropWants(host, now);
             }
 
-            TrackIdle(host, now);
+            _hosts.TrackIdle(host, now);
             return waiters.Count;
         }
     }
@@ -595,7 +590,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            if (_disposed || !_hosts.TryGetValue(key, out var host) || !host.Fleet)
+            if (_disposed || !_hosts.TryGet(key, out var host) || !host.Fleet)
             {
                 return;
             }
@@ -604,14 +599,14 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             var now = _time.GetTimestamp();
             Schedule(host, now);
             DispatchLocked(now);
-            TrackIdle(host, now);
+            _hosts.TrackIdle(host, now);
         }
     }
 
     /// <summary>The per-host gauge of the allow-listed hosts the dispatcher knows now (<see cref="ProxySchedulerOptions.PerHostMetrics"/>).</summary>
     public IEnumerable<System.Diagnostics.Metrics.Measurement<int>> MeasureHosts(Diagnostics.Internal.HostGauge gauge)
     {
-        if (!_resolver.HasPerHostMetrics)
+        if (!_hosts.HasPerHostMetrics)
         {
             return [];
         }
@@ -619,7 +614,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         lock (_lock)
         {
             var list = new List<System.Diagnostics.Metrics.Measurement<int>>();
-            foreach (var host in _hosts.Values)
+            foreach (var host in _hosts.All)
             {
                 if (host.MetricTags is { } tags)
                 {
@@ -640,7 +635,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             var now = _time.GetTimestamp();
             var utcNow = _time.GetUtcNow();
             var list = new List<HostSnapshot>(_hosts.Count);
-            foreach (var host in _hosts.Values)
+            foreach (var host in _hosts.All)
             {
                 list.Add(DispatcherSnapshots.Of(host, now, utcNow, _time));
             }
@@ -660,7 +655,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             }
 
             _disposed = true;
-            foreach (var host in _hosts.Values)
+            foreach (var host in _hosts.All)
             {
                 while (host.Queue.TryDequeue(out var waiter, out var live))
                 {
@@ -709,7 +704,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             MarkCanceledLocked(waiter);
             CompactIfMostlyCanceled(waiter.Host);
-            TrackIdle(waiter.Host, _time.GetTimestamp());
+            _hosts.TrackIdle(waiter.Host, _time.GetTimestamp());
         }
 
         waiter.OnCanceled(cancellationToken);
@@ -863,7 +858,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             }
         }
 
-        TrackIdle(host, now);
+        _hosts.TrackIdle(host, now);
         return granted;
     }
 
@@ -914,7 +909,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         waiter.State = state;
         waiter.Host.Held--;
         _queued--;
-        TrackIdle(waiter.Host, now);
+        _hosts.TrackIdle(waiter.Host, now);
     }
 
     private void FailLocked(Waiter waiter, Exception failure)
@@ -930,7 +925,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     private int WaitingForProxyLocked()
     {
         var count = 0;
-        foreach (var host in _hosts.Values)
+        foreach (var host in _hosts.All)
         {
             if (host.NoProxySince != 0)
             {
@@ -948,7 +943,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         {
             var down = 0;
             HostState? waiting = null;
-            foreach (var host in _hosts.Values)
+            foreach (var host in _hosts.All)
             {
                 if (host.Circuit is { IsDown: true })
                 {
@@ -1084,7 +1079,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         {
             if (!_disposed)
             {
-                GetOrCreateHost(key).CrawlDelay = delay;
+                _hosts.GetOrCreate(key, this, _shares.IsAttached).CrawlDelay = delay;
             }
         }
     }
@@ -1118,29 +1113,6 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    private HostState GetOrCreateHost(in HostKey key)
-    {
-        if (!_hosts.TryGetValue(key, out var host))
-        {
-            var settings = _resolver.Resolve(key);
-            host = new HostState(key, settings) { Owner = this, Adaptive = settings.Adaptive ? new AdaptiveLimit(settings.MaxConcurrency) : null, Fleet = _shares.IsAttached };
-            if (_resolver.HasPerHostMetrics && _resolver.WantsMetrics(key)
-                && (_metricHosts.Contains(key) || _metricHosts.Count < SchedulerDefaults.MaxMetricHosts))
-            {
-                _metricHosts.Add(key);
-                host.MetricTags =
-                [
-                    new("server.address", key.Host),
-                    new("server.port", key.Port),
-                ];
-            }
-
-            _hosts.Add(key, host);
-        }
-
-        return host;
-    }
-
     private static Waiter DequeueLive(HostState host)
     {
         while (host.Queue.TryDequeue(out var waiter, out var live))
@@ -1164,49 +1136,6 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         {
             host.Queue.Compact();
             host.Garbage = 0;
-        }
-    }
-
-    private void TrackIdle(HostState host, long now)
-    {
-        if (!host.IsIdle)
-        {
-            return;
-        }
-
-        host.IdleSince = now;
-        if (!host.InIdleQueue)
-        {
-            host.InIdleQueue = true;
-            _idle.Enqueue(host);
-        }
-    }
-
-    /// <summary>Forgets hosts that have been idle long enough and whose delay has passed, so host state stays bounded.</summary>
-    private void SweepIdle(long now)
-    {
-        while (_idle.TryPeek(out var host))
-        {
-            if (!host.IsIdle)
-            {
-                _idle.Dequeue();
-                host.InIdleQueue = false;
-                continue;
-            }
-
-            var old = now - host.IdleSince >= _idleTimeoutTicks;
-            var overCap = _idle.Count > SchedulerDefaults.MaxIdleHosts;
-            if (!(old || overCap) || host.NextStart > now)
-            {
-                return;
-            }
-
-            _idle.Dequeue();
-            host.InIdleQueue = false;
-            host.Removed = true;
-            host.Timer?.Dispose();
-            host.Timer = null;
-            _hosts.Remove(host.Key);
         }
     }
 
