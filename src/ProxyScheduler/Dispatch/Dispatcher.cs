@@ -51,9 +51,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         _hosts = new HostTable(resolver, time.ToTimestampTicks(SchedulerDefaults.HostIdleTimeout));
         _health = new HostHealthTracker(time, _logger, pool);
         _gates = new PostProcessingGates(time);
+        _pacing = new HostPacing(time, _logger);
     }
 
     private readonly HostHealthTracker _health;
+    private readonly HostPacing _pacing;
 
     /// <summary>Gets the bound on waiting while no proxy is available (<see cref="ProxyPoolOptions.MaxWaitForProxy"/>); infinite by default in bare tests.</summary>
     public TimeSpan MaxWaitForProxy
@@ -274,9 +276,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             var now = _time.GetTimestamp();
             if (host.Adaptive is { } adaptive && outcome is { } judgedClass)
             {
-                var (limit, decreases) = (adaptive.Concurrency, adaptive.Decreases);
-                adaptive.OnOutcome(judgedClass, lease.Seq, host.StartSeq, _time.GetElapsedTime(0, latencyTicks), now, _time);
-                LogAdaptation(host, adaptive, judgedClass, limit, decreases);
+                _pacing.Learn(host.Key, adaptive, judgedClass, lease.Seq, host.StartSeq, latencyTicks, now);
             }
 
             if (outcome is { } judged)
@@ -988,48 +988,14 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         host.InFlight++;
         _inFlight++;
         host.StartSeq++;
-        var settings = host.Settings;
-        if (host.Fleet && settings.StartsPerSecond is not null)
+        var fleetTokens = host.Fleet && host.Settings.StartsPerSecond is not null;
+        if (fleetTokens)
         {
             // The fleet's bucket: this process starts only with tokens it was granted.
             host.FleetTokens--;
         }
-        else if (settings.StartsPerSecond is { } rate)
-        {
-            TakeToken(host, settings, rate, now);
-        }
 
-        if (host.Adaptive is { } adaptive && adaptive.OnStart(now, _time) is { } spacing)
-        {
-            host.NextStart = Math.Max(host.NextStart, now + ToTimestampTicks(spacing));
-        }
-
-        if (settings.HasDelay || host.CrawlDelay > TimeSpan.Zero)
-        {
-            var delay = settings.MinDelay > host.CrawlDelay ? settings.MinDelay : host.CrawlDelay;
-            if (settings.MaxJitter > TimeSpan.Zero)
-            {
-#pragma warning disable CA5394 // Jitter needs no cryptographic randomness.
-                delay += TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * settings.MaxJitter.Ticks));
-#pragma warning restore CA5394
-            }
-
-            host.NextStart = now + ToTimestampTicks(delay);
-        }
-    }
-
-    /// <summary>
-    /// The host's rate limit, a token bucket of <see cref="HostSettings.Burst"/> tokens refilled at the rate: a start
-    /// takes a token, and when none is left the host's next start waits for the next one (by <see cref="HostState.NextStart"/>,
-    /// which every dispatch already honours).
-    /// </summary>
-    private void TakeToken(HostState host, HostSettings settings, double rate, long now)
-    {
-        host.RateBucket ??= new TokenBucket();
-        if (host.RateBucket.Take(rate, settings.Burst, settings.Burst, now, _time) is { } wait)
-        {
-            host.NextStart = Math.Max(host.NextStart, now + ToTimestampTicks(wait));
-        }
+        host.NextStart = _pacing.NextStartAfterStart(host.Settings, ref host.RateBucket, fleetTokens, host.Adaptive, host.CrawlDelay, host.NextStart, now);
     }
 
     /// <summary>
@@ -1047,28 +1013,12 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         lock (_lock)
         {
             var now = _time.GetTimestamp();
-            var until = now + ToTimestampTicks(retryAfter < cap ? retryAfter : cap);
-            if (until > host.NextStart)
+            if (_pacing.PauseEnd(host.Key, retryAfter < cap ? retryAfter : cap, host.NextStart, now) is { } until)
             {
                 host.NextStart = until;
                 host.PausedUntil = until;
-                var pause = _time.GetElapsedTime(now, until);
-                Log.HostPaused(_logger, host.Key.ToString(), pause.TotalMilliseconds);
-                _shares.HostPaused(host.Key, _time.GetUtcNow() + pause);
+                _shares.HostPaused(host.Key, _time.GetUtcNow() + _time.GetElapsedTime(now, until));
             }
-        }
-    }
-
-    private void LogAdaptation(HostState host, AdaptiveLimit adaptive, ResponseClass verdict, int oldLimit, int oldDecreases)
-    {
-        if (adaptive.Decreases != oldDecreases)
-        {
-            Log.AdaptiveLimitDecreased(_logger, host.Key.ToString(), verdict == ResponseClass.Throttled ? "throttled" : "latency rose",
-                oldLimit, adaptive.Concurrency, adaptive.Rate ?? 0);
-        }
-        else if (adaptive.Concurrency != oldLimit && _logger.IsEnabled(LogLevel.Debug))
-        {
-            Log.AdaptiveLimitIncreased(_logger, host.Key.ToString(), oldLimit, adaptive.Concurrency);
         }
     }
 

@@ -47,7 +47,7 @@ internal sealed class HostState : Proxies.Internal.ITargetHost
     public ITimer? Timer { get; set; }
 
     /// <summary>Gets or sets the rate limit's bucket; created at the host's first start when it has a rate limit.</summary>
-    public TokenBucket? RateBucket { get; set; }
+    public TokenBucket? RateBucket;
 
     /// <summary>Gets or sets the host's robots.txt <c>Crawl-delay</c>; zero for none.</summary>
     public TimeSpan CrawlDelay { get; set; }

@@ -5,18 +5,6 @@ namespace ProxyScheduler.Dispatch;
 /// <summary>Log events of the dispatcher (host pauses, adaptive limits, host circuits, waits for proxies). Hosts are logged as host:port, never a URI or a credential.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 1004, EventName = "HostPaused", Level = LogLevel.Information,
-        Message = "Host {Host} answered with Retry-After: no attempt starts to it, through any proxy, for {DelayMs} ms")]
-    public static partial void HostPaused(ILogger logger, string host, double delayMs);
-
-    [LoggerMessage(EventId = 1005, EventName = "AdaptiveLimitDecreased", Level = LogLevel.Information,
-        Message = "Host {Host} pushed back ({Signal}): concurrency limit {OldLimit} -> {Limit}, pacing {Rate:0.##} starts/s")]
-    public static partial void AdaptiveLimitDecreased(ILogger logger, string host, string signal, int oldLimit, int limit, double rate);
-
-    [LoggerMessage(EventId = 1006, EventName = "AdaptiveLimitIncreased", Level = LogLevel.Debug,
-        Message = "Host {Host} answers well: concurrency limit {OldLimit} -> {Limit}")]
-    public static partial void AdaptiveLimitIncreased(ILogger logger, string host, int oldLimit, int limit);
-
     [LoggerMessage(EventId = 1007, EventName = "HostDown", Level = LogLevel.Warning,
         Message = "Host {Host} is down: {Failures} attempts in a row failed ({Kind}) through {Via}; no attempt starts to it for {BreakMs} ms, then one probe")]
     public static partial void HostDown(ILogger logger, string host, int failures, string kind, string via, double breakMs);
