@@ -14,9 +14,11 @@ namespace ProxyScheduler.Dispatch;
 /// <summary>
 /// Grants the right to start an attempt: a permit of the target host, a permit of a proxy (unless the attempt goes
 /// direct) and a global permit, all taken at the same instant under one lock, never one held while waiting for another.
-/// Ready hosts are served round-robin; a host at its limit or waiting out its delay leaves the ready ring and comes back
-/// when a slot frees or its timer fires, and a host whose waiters find no proxy is parked until a proxy frees a slot or
-/// stops resting, so no host holds up another (no head-of-line blocking). Delays run on the injected <see cref="TimeProvider"/>.
+/// The dispatcher owns that lock and the entry points (acquire, release, cancel, gates, proxies, the fleet's answers,
+/// snapshots); under it, its collaborators do the work: the <see cref="DispatchLoop"/> (ready ring, permits, timers),
+/// the <see cref="HostTable"/>, the <see cref="ProxyLeaser"/>, the <see cref="PostProcessingGates"/>, the
+/// <see cref="HostFleetShares"/>, the <see cref="HostHealthTracker"/> and <see cref="HostPacing"/>. Delays run on the
+/// injected <see cref="TimeProvider"/>.
 /// </summary>
 internal sealed class Dispatcher : IFleetListener, IDisposable
 {
@@ -26,36 +28,31 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     private readonly object _lock = new();
 #endif
     private readonly TimeProvider _time;
-    private readonly int _globalLimit;
-    private readonly HostTable _hosts;
-    private readonly Queue<HostState> _ready = new();
-    private readonly ProxyPool? _pool;
-    private readonly Waiter?[] _lookahead = new Waiter?[ProxyPoolDefaults.Lookahead];
-    private readonly ProxyLeaser _leaser;
-    private int _inFlight;
-    private int _queued;
-    private readonly PostProcessingGates _gates;
-    private bool _disposed;
     private readonly ILogger _logger;
+    private readonly ProxyPool? _pool;
+    private readonly HostTable _hosts;
+    private readonly DispatchLoop _loop;
+    private readonly ProxyLeaser _leaser;
+    private readonly PostProcessingGates _gates;
     private readonly HostFleetShares _shares = new();
+    private readonly HostHealthTracker _health;
+    private readonly HostPacing _pacing;
     private readonly List<HostState> _settled = [];
+    private bool _disposed;
 
     public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null, SessionBinder? sessions = null, ILogger? logger = null)
     {
         _logger = logger ?? NullLogger.Instance;
-        _pool = pool;
-        _leaser = new ProxyLeaser(pool, sessions, time, _logger, Start, Schedule, WaitingForProxyLocked);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(globalLimit);
-        _globalLimit = globalLimit;
         _time = time;
+        _pool = pool;
         _hosts = new HostTable(resolver, time.ToTimestampTicks(SchedulerDefaults.HostIdleTimeout));
         _health = new HostHealthTracker(time, _logger, pool);
         _gates = new PostProcessingGates(time);
         _pacing = new HostPacing(time, _logger);
+        _loop = new DispatchLoop(globalLimit, time, _hosts, _gates, _shares, _pacing, pool is not null);
+        _leaser = new ProxyLeaser(pool, sessions, time, _logger, _loop.Start, _loop.Schedule, WaitingForProxyLocked);
+        _loop.Leaser = _leaser;
     }
-
-    private readonly HostHealthTracker _health;
-    private readonly HostPacing _pacing;
 
     /// <summary>Gets the bound on waiting while no proxy is available (<see cref="ProxyPoolOptions.MaxWaitForProxy"/>); infinite by default in bare tests.</summary>
     public TimeSpan MaxWaitForProxy
@@ -64,7 +61,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         init => _leaser.MaxWaitTicks = value == Timeout.InfiniteTimeSpan ? 0 : Math.Max(1, ToTimestampTicks(value));
     }
 
-    public int GlobalLimit => _globalLimit;
+    public int GlobalLimit => _loop.GlobalLimit;
 
     /// <summary>Gets the rules that judge a host down; the defaults unless the scheduler sets them.</summary>
     public HostHealthOptions HostHealth
@@ -111,7 +108,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             var host = _hosts.GetOrCreate(key, this, _shares.IsAttached);
 
             // Fast path: nothing queued for this host and every limit has room.
-            if (CanStartNow(host, now))
+            if (_loop.CanStartNow(host, now))
             {
                 switch (_leaser.TryLease(host, requirement, excluded, session, now, out var lease, out _, out var failure))
                 {
@@ -123,7 +120,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             }
 
             waiter = new AsyncWaiter(this) { Requirement = requirement, Excluded = excluded, Session = session };
-            EnqueueLocked(waiter, host, priority, now);
+            _loop.EnqueueLocked(waiter, host, priority, now);
         }
 
         return waiter.Task.IsCompleted ? new ValueTask<DispatchLease>(waiter.Task) : WaitAsync(waiter, cancellationToken);
@@ -143,7 +140,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             _hosts.SweepIdle(now);
             var host = _hosts.GetOrCreate(key, this, _shares.IsAttached);
             waiter.QueuedAt = now;
-            if (CanStartNow(host, now) && waiter.Gate is not { Free: 0 })
+            if (_loop.CanStartNow(host, now) && waiter.Gate is not { Free: 0 })
             {
                 switch (_leaser.TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out _, out var failure))
                 {
@@ -161,7 +158,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 }
             }
 
-            EnqueueLocked(waiter, host, priority, now);
+            _loop.EnqueueLocked(waiter, host, priority, now);
         }
     }
 
@@ -207,11 +204,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 host.Held--;
                 host.Count++;
                 host.Queue.Enqueue(waiter, waiter.Priority);
-                Schedule(host, now);
+                _loop.Schedule(host, now);
                 back++;
             }
 
-            DispatchLocked(now);
+            _loop.DispatchLocked(now);
         }
     }
 
@@ -237,8 +234,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                         state.Owner.MarkCanceledLocked(waiter);
                         state.Canceled.Add(waiter);
                     }
-                }, (Owner: this, Group: group, Canceled: canceled));
-                CompactIfMostlyCanceled(host);
+                }, (Owner: _loop, Group: group, Canceled: canceled));
+                DispatchLoop.CompactIfMostlyCanceled(host);
                 _hosts.TrackIdle(host, now);
             }
 
@@ -246,7 +243,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             _gates.CollectHeld(group, canceled);
             for (var i = first; i < canceled.Count; i++)
             {
-                LeaveHeldLocked(canceled[i], Waiter.Canceled, now);
+                _loop.LeaveHeldLocked(canceled[i], Waiter.Canceled, now);
             }
         }
 
@@ -272,7 +269,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         lock (_lock)
         {
             host.InFlight--;
-            _inFlight--;
+            _loop.InFlight--;
             var now = _time.GetTimestamp();
             if (host.Adaptive is { } adaptive && outcome is { } judgedClass)
             {
@@ -284,7 +281,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 contradicted = _health.Learn(host, lease.Proxy, judged, verdict, now, out var giveUp);
                 if (giveUp is not null)
                 {
-                    var failed = FailQueuedLocked(host, RequestFailureReason.HostUnavailable, giveUp, now);
+                    var failed = _loop.FailQueuedLocked(host, RequestFailureReason.HostUnavailable, giveUp, now);
                     Log.HostUnavailableFailed(_logger, host.Key.ToString(), failed);
                 }
             }
@@ -309,8 +306,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 _shares.ReturnSpare(host, now);
             }
 
-            Schedule(host, now);
-            DispatchLocked(now);
+            _loop.Schedule(host, now);
+            _loop.DispatchLocked(now);
             _hosts.TrackIdle(host, now);
         }
 
@@ -321,7 +318,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            return new SchedulerCounts(_queued, _inFlight);
+            return new SchedulerCounts(_loop.Queued, _loop.InFlight);
         }
     }
 
@@ -336,7 +333,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             {
                 var now = _time.GetTimestamp();
                 _leaser.WakeParked(now);
-                DispatchLocked(now);
+                _loop.DispatchLocked(now);
             }
 
             return result;
@@ -404,8 +401,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             var now = _time.GetTimestamp();
             _shares.Granted(host, granted, contended, fairShare, now);
-            Schedule(host, now);
-            DispatchLocked(now);
+            _loop.Schedule(host, now);
+            _loop.DispatchLocked(now);
             _hosts.TrackIdle(host, now);
         }
     }
@@ -429,7 +426,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             {
                 var now = _time.GetTimestamp();
                 _leaser.WakeParked(now);
-                DispatchLocked(now);
+                _loop.DispatchLocked(now);
             }
         }
     }
@@ -443,7 +440,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             {
                 var now = _time.GetTimestamp();
                 _leaser.WakeParked(now);
-                DispatchLocked(now);
+                _loop.DispatchLocked(now);
             }
         }
     }
@@ -466,7 +463,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             {
                 HostFleetShares.Revoked(host, count);
                 var now = _time.GetTimestamp();
-                Schedule(host, now);
+                _loop.Schedule(host, now);
                 _hosts.TrackIdle(host, now);
             }
         }
@@ -537,34 +534,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            return _hosts.TryGet(key, out var host) ? FailQueuedLocked(host, reason, message, _time.GetTimestamp()) : 0;
-        }
-    }
-
-    private int FailQueuedLocked(HostState host, RequestFailureReason reason, string message, long now)
-    {
-        {
-            if (host.Count == 0)
-            {
-                return 0;
-            }
-
-            var waiters = new List<Waiter>(host.Count);
-            host.Queue.ForEachLive(static (w, list) => list.Add(w), waiters);
-            foreach (var waiter in waiters)
-            {
-                FailLocked(waiter, new DispatchFailedException(reason, message));
-            }
-
-            host.Queue.Compact();
-            host.Garbage = 0;
-            if (host.Fleet)
-            {
-                _shares.DropWants(host, now);
-            }
-
-            _hosts.TrackIdle(host, now);
-            return waiters.Count;
+            return _hosts.TryGet(key, out var host) ? _loop.FailQueuedLocked(host, reason, message, _time.GetTimestamp()) : 0;
         }
     }
 
@@ -581,7 +551,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             var now = _time.GetTimestamp();
             _pool.ApplyFleetEvent(change, now);
             _leaser.WakeParked(now);
-            DispatchLocked(now);
+            _loop.DispatchLocked(now);
         }
     }
 
@@ -597,8 +567,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             HostFleetShares.TokensGranted(host, granted);
             var now = _time.GetTimestamp();
-            Schedule(host, now);
-            DispatchLocked(now);
+            _loop.Schedule(host, now);
+            _loop.DispatchLocked(now);
             _hosts.TrackIdle(host, now);
         }
     }
@@ -630,8 +600,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            queued = _queued;
-            inFlight = _inFlight;
+            queued = _loop.Queued;
+            inFlight = _loop.InFlight;
             var now = _time.GetTimestamp();
             var utcNow = _time.GetUtcNow();
             var list = new List<HostSnapshot>(_hosts.Count);
@@ -674,8 +644,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             _gates.DisposeAll(orphans);
 
-            _queued = 0;
-            _ready.Clear();
+            _loop.Clear();
             _leaser.ClearParked();
         }
 
@@ -702,186 +671,12 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 return;
             }
 
-            MarkCanceledLocked(waiter);
-            CompactIfMostlyCanceled(waiter.Host);
+            _loop.MarkCanceledLocked(waiter);
+            DispatchLoop.CompactIfMostlyCanceled(waiter.Host);
             _hosts.TrackIdle(waiter.Host, _time.GetTimestamp());
         }
 
         waiter.OnCanceled(cancellationToken);
-    }
-
-    private void MarkCanceledLocked(Waiter waiter)
-    {
-        waiter.State = Waiter.Canceled;
-        waiter.Host.Count--;
-        waiter.Host.Garbage++;
-        _queued--;
-    }
-
-    private bool CanStartNow(HostState host, long now) =>
-        host.Count == 0 && host.InFlight < host.Limit && _inFlight < _globalLimit && now >= host.NextStart && !host.WaitsForTokens;
-
-    private void EnqueueLocked(Waiter waiter, HostState host, int priority, long now)
-    {
-        waiter.Host = host;
-        waiter.Priority = priority;
-        host.Queue.Enqueue(waiter, priority);
-        host.Count++;
-        _queued++;
-        Schedule(host, now);
-        DispatchLocked(now);
-    }
-
-    private void DispatchLocked(long now)
-    {
-        while (_inFlight < _globalLimit && _ready.TryDequeue(out var host))
-        {
-            host.InReady = false;
-            if (host.Count == 0 || host.InFlight >= host.Limit || host.WaitsForTokens)
-            {
-                if (host.Fleet)
-                {
-                    Schedule(host, now);
-                }
-
-                continue;
-            }
-
-            if (host.NextStart > now)
-            {
-                ArmTimer(host, now, host.NextStart);
-                continue;
-            }
-
-            if (_pool is null && _gates.Count == 0)
-            {
-                var waiter = DequeueLive(host);
-                _queued--;
-                waiter.State = Waiter.Granted;
-                Start(host, now);
-                Schedule(host, now);
-                waiter.OnGranted(new DispatchLease(host));
-                continue;
-            }
-
-            if (DispatchOne(host, now))
-            {
-                Schedule(host, now);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Grants the first of the host's next waiters (in dispatch order, up to a lookahead) that can get a proxy now, fails
-    /// those no proxy can ever serve, and parks the host when none can go now.
-    /// </summary>
-    private bool DispatchOne(HostState host, long now)
-    {
-        var wakeAt = long.MaxValue;
-        var granted = false;
-        var failedAny = true;
-        var waitsForProxy = false;
-
-        // Waiters that failed (past their deadline, or no proxy can ever serve them) leave the queue; the ones behind
-        // them are looked at in the same pass, so a host never parks without a reason to wake up.
-        while (!granted && failedAny && host.Count > 0)
-        {
-            failedAny = false;
-            wakeAt = long.MaxValue;
-            waitsForProxy = false;
-            var count = host.Queue.CollectLive(_lookahead!);
-            for (var i = 0; i < count && !granted; i++)
-            {
-                var waiter = _lookahead[i]!;
-                if (waiter.DeadlineAt != 0 && now >= waiter.DeadlineAt)
-                {
-                    FailLocked(waiter, new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited in its host queue (for the host's turn or for a proxy)."));
-                    failedAny = true;
-                    continue;
-                }
-
-                if (waiter.Gate is { Free: 0 } gate)
-                {
-                    // Its group holds all the responses it may: the waiter leaves the host queue for the gate, so
-                    // it stands in front of nobody, and the waiters behind it are looked at in the same pass.
-                    HoldLocked(waiter, gate, now);
-                    failedAny = true;
-                    continue;
-                }
-
-                switch (_leaser.TryLease(host, waiter.Requirement, waiter.Excluded, waiter.Session, now, out var lease, out var wake, out var failure))
-                {
-                    case LeaseResult.Granted:
-                        if (!lease.IsProbe)
-                        {
-                            // A proxy serves again. (A probe of a quarantined one does not end the wait: while probes
-                            // fail, the requests behind them keep counting towards MaxWaitForProxy.)
-                            host.NoProxySince = 0;
-                        }
-
-                        TakeLocked(waiter);
-                        waiter.State = Waiter.Granted;
-                        PostProcessingGates.TakeSlot(waiter);
-                        waiter.OnGranted(lease);
-                        granted = true;
-                        break;
-                    case LeaseResult.Failed:
-                        FailLocked(waiter, failure!);
-                        failedAny = true;
-                        break;
-                    default:
-                        waitsForProxy = true;
-                        if (_leaser.BoundWait(host, waiter.Requirement, now, ref wake) is { } gaveUp)
-                        {
-                            FailLocked(waiter, gaveUp);
-                            failedAny = true;
-                            continue;
-                        }
-
-                        wakeAt = Math.Min(wakeAt, Math.Min(wake, waiter.DeadlineAt == 0 ? long.MaxValue : waiter.DeadlineAt));
-                        break;
-                }
-            }
-
-            Array.Clear(_lookahead);
-            host.Garbage -= host.Queue.TrimHead();
-            CompactIfMostlyCanceled(host);
-        }
-
-        if (!granted && host.Count > 0)
-        {
-            // A host held back only by gates is woken by them (or its timer), not by every proxy event.
-            _leaser.Park(host, waitsForProxy);
-            if (wakeAt != long.MaxValue)
-            {
-                ArmTimer(host, now, Math.Max(wakeAt, now + 1));
-            }
-        }
-
-        _hosts.TrackIdle(host, now);
-        return granted;
-    }
-
-    private void TakeLocked(Waiter waiter)
-    {
-        // The waiter stays in the queue as garbage until it reaches the head (it may not be the first).
-        waiter.Host.Count--;
-        waiter.Host.Garbage++;
-        _queued--;
-    }
-
-    private void HoldLocked(Waiter waiter, DispatchGate gate, long now)
-    {
-        var host = waiter.Host;
-        waiter.State = Waiter.Held;
-        host.Count--;
-        host.Garbage++;
-        host.Held++;
-        gate.Hold(waiter);
-        if (waiter.DeadlineAt != 0)
-        {
-            _gates.ArmTimer(gate, now, waiter.DeadlineAt);
-        }
     }
 
     /// <summary>A held waiter leaves the gate for good (canceled, or failed at its deadline); its entry in the gate is skipped from then on.</summary>
@@ -898,27 +693,10 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             var now = _time.GetTimestamp();
             foreach (var waiter in _gates.Expire(gate, now))
             {
-                LeaveHeldLocked(waiter, Waiter.Failed, now);
+                _loop.LeaveHeldLocked(waiter, Waiter.Failed, now);
                 waiter.OnFailed(new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited for its post-processing run to have room."));
             }
         }
-    }
-
-    private void LeaveHeldLocked(Waiter waiter, int state, long now)
-    {
-        waiter.State = state;
-        waiter.Host.Held--;
-        _queued--;
-        _hosts.TrackIdle(waiter.Host, now);
-    }
-
-    private void FailLocked(Waiter waiter, Exception failure)
-    {
-        waiter.Host.Count--;
-        waiter.Host.Garbage++;
-        _queued--;
-        waiter.State = Waiter.Failed;
-        waiter.OnFailed(failure);
     }
 
     /// <summary>The requests queued for hosts whose waiters find no proxy available.</summary>
@@ -960,44 +738,6 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    /// <summary>Puts a host in the ready ring when it has work it may start now, or arms its timer for its delay.</summary>
-    private void Schedule(HostState host, long now)
-    {
-        if (host.Fleet && !host.Removed && _shares.Ask(host))
-        {
-            return; // it waits for the fleet's start tokens
-        }
-
-        if (host.InReady || host.Count == 0 || host.InFlight >= host.Limit || host.Removed)
-        {
-            return;
-        }
-
-        if (host.NextStart > now)
-        {
-            ArmTimer(host, now, host.NextStart);
-            return;
-        }
-
-        host.InReady = true;
-        _ready.Enqueue(host);
-    }
-
-    private void Start(HostState host, long now)
-    {
-        host.InFlight++;
-        _inFlight++;
-        host.StartSeq++;
-        var fleetTokens = host.Fleet && host.Settings.StartsPerSecond is not null;
-        if (fleetTokens)
-        {
-            // The fleet's bucket: this process starts only with tokens it was granted.
-            host.FleetTokens--;
-        }
-
-        host.NextStart = _pacing.NextStartAfterStart(host.Settings, ref host.RateBucket, fleetTokens, host.Adaptive, host.CrawlDelay, host.NextStart, now);
-    }
-
     /// <summary>
     /// A <c>Retry-After</c> from the host: no attempt starts to it, through any proxy, until <paramref name="retryAfter"/>
     /// (capped by the host's <see cref="HostSettings.MaxRetryAfter"/>) has passed; its queue waits, other hosts go on.
@@ -1034,20 +774,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    private void ArmTimer(HostState host, long now, long at)
-    {
-        // Armed for an earlier instant already: the host is looked at again then.
-        if (PostProcessingGates.DueIn(_time, host.TimerDue, host.Timer is not null, now, at) is { } due)
-        {
-            host.TimerDue = at;
-            host.Timer ??= _time.CreateTimer(static state => OnTimer((HostState)state!), host, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            host.Timer.Change(due, Timeout.InfiniteTimeSpan);
-        }
-    }
-
-    private static void OnTimer(HostState host) => host.Owner!.OnTimerCore(host);
-
-    private void OnTimerCore(HostState host)
+    /// <summary>A host's timer fired (its delay passed, or a wait for a proxy is to be looked at again).</summary>
+    internal void OnHostTimer(HostState host)
     {
         lock (_lock)
         {
@@ -1058,34 +786,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             host.TimerDue = 0;
             var now = _time.GetTimestamp();
-            Schedule(host, now);
-            DispatchLocked(now);
-        }
-    }
-
-    private static Waiter DequeueLive(HostState host)
-    {
-        while (host.Queue.TryDequeue(out var waiter, out var live))
-        {
-            if (live)
-            {
-                host.Count--;
-                return waiter;
-            }
-
-            host.Garbage--;
-        }
-
-        throw new InvalidOperationException("A host queue count is out of step with its queue.");
-    }
-
-    /// <summary>Drops canceled waiters once they outnumber the live ones, so a queue never grows with cancellations.</summary>
-    private static void CompactIfMostlyCanceled(HostState host)
-    {
-        if (host.Garbage > 64 && host.Garbage > host.Count)
-        {
-            host.Queue.Compact();
-            host.Garbage = 0;
+            _loop.Schedule(host, now);
+            _loop.DispatchLocked(now);
         }
     }
 
