@@ -97,5 +97,5 @@ internal sealed class DispatchGate
     public bool Closed { get; set; }
 
     /// <summary>Gets or sets the dispatcher, for the timer's callback.</summary>
-    public Dispatcher? Owner { get; set; }
+    public PostProcessingGates? Owner { get; set; }
 }

@@ -45,11 +45,103 @@ internal sealed class DispatchLoop
     /// <summary>Gets or sets the leaser that finds the proxy of a host's next attempt (set once, after construction).</summary>
     public ProxyLeaser Leaser { get; set; } = null!;
 
-    /// <summary>Forgets the ready ring and the queued count (the dispatcher is disposed).</summary>
-    public void Clear()
+    /// <summary>Something changed for the host (a permit, a share, a token): it is scheduled, what can start does, and it is tracked when idle.</summary>
+    public void Reschedule(HostState host, long now)
     {
+        Schedule(host, now);
+        DispatchLocked(now);
+        _hosts.TrackIdle(host, now);
+    }
+
+    /// <summary>A queued waiter's token was canceled: it leaves its host queue. Returns <see langword="false"/> when it was no longer queued.</summary>
+    public bool Cancel(Waiter waiter, long now)
+    {
+        if (waiter.State != Waiter.Queued)
+        {
+            return false;
+        }
+
+        MarkCanceledLocked(waiter);
+        CompactIfMostlyCanceled(waiter.Host);
+        _hosts.TrackIdle(waiter.Host, now);
+        return true;
+    }
+
+    /// <summary>The dispatcher is disposed: every queued and held waiter is canceled (added to <paramref name="orphans"/>) and the timers stop.</summary>
+    public void DisposeQueues(List<Waiter> orphans)
+    {
+        foreach (var host in _hosts.All)
+        {
+            while (host.Queue.TryDequeue(out var waiter, out var live))
+            {
+                if (live)
+                {
+                    waiter.State = Waiter.Canceled;
+                    orphans.Add(waiter);
+                }
+            }
+
+            host.Count = 0;
+            host.Garbage = 0;
+            host.Timer?.Dispose();
+            host.Timer = null;
+        }
+
+        _gates.DisposeAll(orphans);
         Queued = 0;
         _ready.Clear();
+    }
+
+    /// <summary>Removes every queued and held waiter of <paramref name="group"/> at once (added to <paramref name="canceled"/>, for the caller to tell).</summary>
+    public void CancelGroup(object group, List<Waiter> canceled, long now)
+    {
+        foreach (var host in _hosts.All)
+        {
+            if (host.Count == 0)
+            {
+                continue;
+            }
+
+            host.Queue.ForEachLive(static (waiter, state) =>
+            {
+                if (ReferenceEquals(waiter.Group, state.Group))
+                {
+                    // Only counters and the waiter change here, never the queue being visited.
+                    state.Owner.MarkCanceledLocked(waiter);
+                    state.Canceled.Add(waiter);
+                }
+            }, (Owner: this, Group: group, Canceled: canceled));
+            CompactIfMostlyCanceled(host);
+            _hosts.TrackIdle(host, now);
+        }
+
+        var first = canceled.Count;
+        _gates.CollectHeld(group, canceled);
+        for (var i = first; i < canceled.Count; i++)
+        {
+            LeaveHeldLocked(canceled[i], Waiter.Canceled, now);
+        }
+    }
+
+    /// <summary>
+    /// Slots of <paramref name="gate"/> came back: as many held waiters as there are free slots go back to their host
+    /// queues (at the end of their priority level), and whatever can start now does.
+    /// </summary>
+    public void Unhold(DispatchGate gate, long now)
+    {
+        var back = 0;
+        while (back < gate.Free && gate.TryTakeNext(out var waiter))
+        {
+            var host = waiter.Host;
+            waiter.State = Waiter.Queued;
+            host.Held--;
+            host.Count++;
+            host.Queue.Enqueue(waiter, waiter.Priority);
+            Schedule(host, now);
+            back++;
+        }
+
+        DispatchLocked(now);
     }
 
     public void MarkCanceledLocked(Waiter waiter)

@@ -22,11 +22,7 @@ namespace ProxyScheduler.Dispatch;
 /// </summary>
 internal sealed class Dispatcher : IFleetListener, IDisposable
 {
-#if NET9_0_OR_GREATER
-    private readonly Lock _lock = new();
-#else
-    private readonly object _lock = new();
-#endif
+    private readonly SyncLock _lock = new();
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ProxyPool? _pool;
@@ -37,7 +33,6 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     private readonly HostFleetShares _shares = new();
     private readonly HostHealthTracker _health;
     private readonly HostPacing _pacing;
-    private readonly List<HostState> _settled = [];
     private bool _disposed;
 
     public Dispatcher(int globalLimit, HostSettingsResolver resolver, TimeProvider time, ProxyPool? pool = null, SessionBinder? sessions = null, ILogger? logger = null)
@@ -47,21 +42,25 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         _pool = pool;
         _hosts = new HostTable(resolver, time.ToTimestampTicks(SchedulerDefaults.HostIdleTimeout));
         _health = new HostHealthTracker(time, _logger, pool);
-        _gates = new PostProcessingGates(time);
+        _gates = new PostProcessingGates(_lock, time, () => _disposed);
         _pacing = new HostPacing(time, _logger);
         _loop = new DispatchLoop(globalLimit, time, _hosts, _gates, _shares, _pacing, pool is not null);
-        _leaser = new ProxyLeaser(pool, sessions, time, _logger, _loop.Start, _loop.Schedule, WaitingForProxyLocked);
+        _leaser = new ProxyLeaser(pool, sessions, time, _logger, _loop.Start, _loop.Schedule, () => DispatcherSnapshots.WaitingForProxy(_hosts));
         _loop.Leaser = _leaser;
+        _gates.Loop = _loop;
     }
 
     /// <summary>Gets the bound on waiting while no proxy is available (<see cref="ProxyPoolOptions.MaxWaitForProxy"/>); infinite by default in bare tests.</summary>
     public TimeSpan MaxWaitForProxy
     {
         get => _leaser.MaxWaitTicks <= 0 ? Timeout.InfiniteTimeSpan : _time.GetElapsedTime(0, _leaser.MaxWaitTicks);
-        init => _leaser.MaxWaitTicks = value == Timeout.InfiniteTimeSpan ? 0 : Math.Max(1, ToTimestampTicks(value));
+        init => _leaser.MaxWaitTicks = value == Timeout.InfiniteTimeSpan ? 0 : Math.Max(1, _time.ToTimestampTicks(value));
     }
 
     public int GlobalLimit => _loop.GlobalLimit;
+
+    /// <summary>Gets the gates of post-processing runs (they take this dispatcher's lock themselves).</summary>
+    public PostProcessingGates Gates => _gates;
 
     /// <summary>Gets the rules that judge a host down; the defaults unless the scheduler sets them.</summary>
     public HostHealthOptions HostHealth
@@ -102,10 +101,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         AsyncWaiter waiter;
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var now = _time.GetTimestamp();
-            _hosts.SweepIdle(now);
-            var host = _hosts.GetOrCreate(key, this, _shares.IsAttached);
+            var host = EnterLocked(key, out var now);
 
             // Fast path: nothing queued for this host and every limit has room.
             if (_loop.CanStartNow(host, now))
@@ -135,10 +131,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var now = _time.GetTimestamp();
-            _hosts.SweepIdle(now);
-            var host = _hosts.GetOrCreate(key, this, _shares.IsAttached);
+            var host = EnterLocked(key, out var now);
             waiter.QueuedAt = now;
             if (_loop.CanStartNow(host, now) && waiter.Gate is not { Free: 0 })
             {
@@ -162,89 +155,13 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    /// <summary>Opens a gate of <paramref name="capacity"/> slots for a group's waiters (see <see cref="DispatchGate"/>).</summary>
-    /// <returns>The gate; close it with <see cref="CloseGate"/> when the group ends.</returns>
-    public DispatchGate OpenGate(int capacity)
-    {
-        lock (_lock)
-        {
-            return _gates.Open(capacity, this);
-        }
-    }
-
-    /// <summary>The group of <paramref name="gate"/> ended (none of its waiters is queued or held any more).</summary>
-    public void CloseGate(DispatchGate gate)
-    {
-        lock (_lock)
-        {
-            _gates.Close(gate);
-        }
-    }
-
-    /// <summary>
-    /// Gives <paramref name="count"/> slots of <paramref name="gate"/> back: as many held waiters as there are free slots
-    /// go back to their host queues (at the end of their priority level), and whatever can start now does.
-    /// </summary>
-    public void ReleaseGate(DispatchGate gate, int count = 1)
-    {
-        lock (_lock)
-        {
-            gate.Free += count;
-            if (_disposed || gate.Closed)
-            {
-                return;
-            }
-
-            var now = _time.GetTimestamp();
-            var back = 0;
-            while (back < gate.Free && gate.TryTakeNext(out var waiter))
-            {
-                var host = waiter.Host;
-                waiter.State = Waiter.Queued;
-                host.Held--;
-                host.Count++;
-                host.Queue.Enqueue(waiter, waiter.Priority);
-                _loop.Schedule(host, now);
-                back++;
-            }
-
-            _loop.DispatchLocked(now);
-        }
-    }
-
     /// <summary>Removes every queued waiter of <paramref name="group"/> at once, and tells each it was canceled.</summary>
     public void CancelGroup(object group, CancellationToken cancellationToken)
     {
         var canceled = new List<Waiter>();
         lock (_lock)
         {
-            var now = _time.GetTimestamp();
-            foreach (var host in _hosts.All)
-            {
-                if (host.Count == 0)
-                {
-                    continue;
-                }
-
-                host.Queue.ForEachLive(static (waiter, state) =>
-                {
-                    if (ReferenceEquals(waiter.Group, state.Group))
-                    {
-                        // Only counters and the waiter change here, never the queue being visited.
-                        state.Owner.MarkCanceledLocked(waiter);
-                        state.Canceled.Add(waiter);
-                    }
-                }, (Owner: _loop, Group: group, Canceled: canceled));
-                DispatchLoop.CompactIfMostlyCanceled(host);
-                _hosts.TrackIdle(host, now);
-            }
-
-            var first = canceled.Count;
-            _gates.CollectHeld(group, canceled);
-            for (var i = first; i < canceled.Count; i++)
-            {
-                _loop.LeaveHeldLocked(canceled[i], Waiter.Canceled, now);
-            }
+            _loop.CancelGroup(group, canceled, _time.GetTimestamp());
         }
 
         foreach (var waiter in canceled)
@@ -254,11 +171,8 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     }
 
     /// <summary>
-    /// Gives the permits back, tells the pool what became of an attempt through a proxy (<paramref name="outcome"/> is
-    /// <see langword="null"/> for a canceled attempt, never charged to the proxy), and dispatches what it makes possible.
-    /// </summary>
-    /// <summary>
-    /// Ends an attempt: frees its permits and learns from its outcome. Returns <see langword="true"/> when its failure at
+    /// Ends an attempt: frees its permits, learns from its outcome (<paramref name="outcome"/> is <see langword="null"/>
+    /// for a canceled attempt, never charged to the proxy), and dispatches what it makes possible. Returns <see langword="true"/> when its failure at
     /// the target was contradicted by other proxies' answers from the host: the (proxy, host) pair's failure, which the
     /// request's retries count against the proxy budget rather than the target's.
     /// </summary>
@@ -306,9 +220,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 _shares.ReturnSpare(host, now);
             }
 
-            _loop.Schedule(host, now);
-            _loop.DispatchLocked(now);
-            _hosts.TrackIdle(host, now);
+            _loop.Reschedule(host, now);
         }
 
         return contradicted;
@@ -331,9 +243,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             var result = _pool!.Update(endpoints);
             if (!_disposed)
             {
-                var now = _time.GetTimestamp();
-                _leaser.WakeParked(now);
-                _loop.DispatchLocked(now);
+                WakeParked(_time.GetTimestamp());
             }
 
             return result;
@@ -366,16 +276,12 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    /// <summary>
-    /// Shares every host's limit with other processes through <paramref name="fleet"/>: from now on a host starts at most
-    /// as many attempts as the shares it holds, asks for more when its work exceeds them, and gives back the ones it has
-    /// not used for <paramref name="shareLinger"/> (at once when other processes wait for them). Call before any request.
-    /// </summary>
+    /// <inheritdoc/>
     public void AttachFleet(IFleetCoordinator fleet, TimeSpan shareLinger)
     {
         lock (_lock)
         {
-            _shares.Attach(fleet, ToTimestampTicks(shareLinger));
+            _shares.Attach(fleet, _time.ToTimestampTicks(shareLinger));
             _leaser.InFleet = true;
             if (_pool is not null)
             {
@@ -384,11 +290,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    /// <summary>
-    /// The fleet granted <paramref name="granted"/> of the shares the host asked for (the rest stay asked for);
-    /// <paramref name="contended"/> says whether other processes wait for its shares, <paramref name="fairShare"/> how
-    /// many this process should keep then (0: unknown, the last known one stays).
-    /// </summary>
+    /// <inheritdoc/>
     public void GrantShares(HostKey key, int granted, bool contended, int fairShare)
     {
         lock (_lock)
@@ -401,13 +303,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             var now = _time.GetTimestamp();
             _shares.Granted(host, granted, contended, fairShare, now);
-            _loop.Schedule(host, now);
-            _loop.DispatchLocked(now);
-            _hosts.TrackIdle(host, now);
+            _loop.Reschedule(host, now);
         }
     }
 
-    /// <summary>The fleet granted <paramref name="granted"/> shares of a proxy's (or gateway account's) limit.</summary>
+    /// <inheritdoc/>
     public void GrantProxyShares(string proxyId, int granted)
     {
         lock (_lock)
@@ -424,28 +324,24 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             if (_pool.ChangeProxyShares(proxyId, granted, answer: true))
             {
-                var now = _time.GetTimestamp();
-                _leaser.WakeParked(now);
-                _loop.DispatchLocked(now);
+                WakeParked(_time.GetTimestamp());
             }
         }
     }
 
-    /// <summary>The fleet granted start tokens of a paced proxy.</summary>
+    /// <inheritdoc/>
     public void GrantProxyTokens(string proxyId, int granted)
     {
         lock (_lock)
         {
             if (!_disposed && _pool is not null && _pool.GrantProxyTokens(proxyId, granted))
             {
-                var now = _time.GetTimestamp();
-                _leaser.WakeParked(now);
-                _loop.DispatchLocked(now);
+                WakeParked(_time.GetTimestamp());
             }
         }
     }
 
-    /// <summary>The fleet took <paramref name="count"/> shares of a proxy back (their leases expired).</summary>
+    /// <inheritdoc/>
     public void RevokeProxyShares(string proxyId, int count)
     {
         lock (_lock)
@@ -454,7 +350,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    /// <summary>The fleet took <paramref name="count"/> of the host's shares back (their leases expired): fewer attempts may start.</summary>
+    /// <inheritdoc/>
     public void RevokeShares(HostKey key, int count)
     {
         lock (_lock)
@@ -469,7 +365,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    /// <summary>Updates whether other processes wait for the host's shares, and gives back what this process should not keep.</summary>
+    /// <inheritdoc/>
     public void SetContention(HostKey key, bool contended, int fairShare)
     {
         lock (_lock)
@@ -481,55 +377,43 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    /// <summary>Gives back the shares that have gone unused for the linger time; called by the coordinator's clock.</summary>
+    /// <inheritdoc/>
     public void SweepShares()
     {
         lock (_lock)
         {
             var now = _time.GetTimestamp();
             _pool?.SweepProxyShares(now, _shares.LingerTicks);
-            _settled.Clear();
-            _shares.Sweep(now, _settled);
-            foreach (var host in _settled)
+            foreach (var host in _shares.Sweep(now))
             {
                 _hosts.TrackIdle(host, now);
             }
-
-            _settled.Clear();
         }
     }
 
-    /// <summary>Another process saw a <c>Retry-After</c> from the host: no attempt starts to it until <paramref name="until"/>.</summary>
+    /// <inheritdoc/>
     public void ApplyFleetPause(HostKey key, DateTimeOffset until)
     {
         lock (_lock)
         {
-            if (_disposed)
+            if (_disposed || until <= _time.GetUtcNow())
             {
                 return;
             }
 
-            var remaining = until - _time.GetUtcNow();
-            if (remaining > TimeSpan.Zero)
+            var host = _hosts.GetOrCreate(key, this, _shares.IsAttached);
+            var now = _time.GetTimestamp();
+            if (_pacing.FleetPauseEnd(until, host.NextStart, now) is { } end)
             {
-                var host = _hosts.GetOrCreate(key, this, _shares.IsAttached);
-                var now = _time.GetTimestamp();
-                var end = now + ToTimestampTicks(remaining);
-                if (end > host.NextStart)
-                {
-                    host.NextStart = end;
-                    host.PausedUntil = end;
-                }
-
-                _hosts.TrackIdle(host, now);
+                host.NextStart = end;
+                host.PausedUntil = end;
             }
+
+            _hosts.TrackIdle(host, now);
         }
     }
 
-    /// <summary>
-    /// Fails every request queued for the host with <paramref name="reason"/> (distributed mode: the fleet could not
-    /// give the host a share for too long). Returns how many failed.
-    /// </summary>
+    /// <inheritdoc/>
     public int FailQueued(HostKey key, RequestFailureReason reason, string message)
     {
         lock (_lock)
@@ -538,7 +422,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    /// <summary>Applies what another process learned about a proxy (see <see cref="ProxyPool.ApplyFleetEvent"/>) and dispatches what it allows.</summary>
+    /// <inheritdoc/>
     public void ApplyProxyEvent(ProxyFleetEvent change)
     {
         lock (_lock)
@@ -550,12 +434,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             var now = _time.GetTimestamp();
             _pool.ApplyFleetEvent(change, now);
-            _leaser.WakeParked(now);
-            _loop.DispatchLocked(now);
+            WakeParked(now);
         }
     }
 
-    /// <summary>The fleet granted <paramref name="granted"/> start tokens of the host's rate limit.</summary>
+    /// <inheritdoc/>
     public void GrantTokens(HostKey key, int granted)
     {
         lock (_lock)
@@ -567,9 +450,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
             HostFleetShares.TokensGranted(host, granted);
             var now = _time.GetTimestamp();
-            _loop.Schedule(host, now);
-            _loop.DispatchLocked(now);
-            _hosts.TrackIdle(host, now);
+            _loop.Reschedule(host, now);
         }
     }
 
@@ -583,16 +464,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
 
         lock (_lock)
         {
-            var list = new List<System.Diagnostics.Metrics.Measurement<int>>();
-            foreach (var host in _hosts.All)
-            {
-                if (host.MetricTags is { } tags)
-                {
-                    list.Add(new(DispatcherSnapshots.Measure(host, gauge), tags));
-                }
-            }
-
-            return list;
+            return DispatcherSnapshots.Measure(_hosts, gauge);
         }
     }
 
@@ -602,16 +474,24 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         {
             queued = _loop.Queued;
             inFlight = _loop.InFlight;
-            var now = _time.GetTimestamp();
-            var utcNow = _time.GetUtcNow();
-            var list = new List<HostSnapshot>(_hosts.Count);
-            foreach (var host in _hosts.All)
-            {
-                list.Add(DispatcherSnapshots.Of(host, now, utcNow, _time));
-            }
-
-            return list;
+            return DispatcherSnapshots.Of(_hosts, _time);
         }
+    }
+
+    /// <summary>The host of a new waiter (forgetting idle ones first); throws when the dispatcher was disposed.</summary>
+    private HostState EnterLocked(in HostKey key, out long now)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        now = _time.GetTimestamp();
+        _hosts.SweepIdle(now);
+        return _hosts.GetOrCreate(key, this, _shares.IsAttached);
+    }
+
+    /// <summary>A proxy freed a slot or the pool changed: parked hosts get another look, and what can start does.</summary>
+    private void WakeParked(long now)
+    {
+        _leaser.WakeParked(now);
+        _loop.DispatchLocked(now);
     }
 
     public void Dispose()
@@ -625,26 +505,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             }
 
             _disposed = true;
-            foreach (var host in _hosts.All)
-            {
-                while (host.Queue.TryDequeue(out var waiter, out var live))
-                {
-                    if (live)
-                    {
-                        waiter.State = Waiter.Canceled;
-                        orphans.Add(waiter);
-                    }
-                }
-
-                host.Count = 0;
-                host.Garbage = 0;
-                host.Timer?.Dispose();
-                host.Timer = null;
-            }
-
-            _gates.DisposeAll(orphans);
-
-            _loop.Clear();
+            _loop.DisposeQueues(orphans);
             _leaser.ClearParked();
         }
 
@@ -666,52 +527,13 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            if (waiter.State != Waiter.Queued)
+            if (!_loop.Cancel(waiter, _time.GetTimestamp()))
             {
                 return;
             }
-
-            _loop.MarkCanceledLocked(waiter);
-            DispatchLoop.CompactIfMostlyCanceled(waiter.Host);
-            _hosts.TrackIdle(waiter.Host, _time.GetTimestamp());
         }
 
         waiter.OnCanceled(cancellationToken);
-    }
-
-    /// <summary>A held waiter leaves the gate for good (canceled, or failed at its deadline); its entry in the gate is skipped from then on.</summary>
-    /// <summary>A gate's timer fired: fails the held waiters whose deadline passed (see <see cref="PostProcessingGates.Expire"/>).</summary>
-    internal void OnGateTimer(DispatchGate gate)
-    {
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            var now = _time.GetTimestamp();
-            foreach (var waiter in _gates.Expire(gate, now))
-            {
-                _loop.LeaveHeldLocked(waiter, Waiter.Failed, now);
-                waiter.OnFailed(new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited for its post-processing run to have room."));
-            }
-        }
-    }
-
-    /// <summary>The requests queued for hosts whose waiters find no proxy available.</summary>
-    private int WaitingForProxyLocked()
-    {
-        var count = 0;
-        foreach (var host in _hosts.All)
-        {
-            if (host.NoProxySince != 0)
-            {
-                count += host.Count;
-            }
-        }
-
-        return count;
     }
 
     /// <summary>What requests wait for now: hosts down, and requests with no proxy available (with the pool's explanation).</summary>
@@ -719,22 +541,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     {
         lock (_lock)
         {
-            var down = 0;
-            HostState? waiting = null;
-            foreach (var host in _hosts.All)
-            {
-                if (host.Circuit is { IsDown: true })
-                {
-                    down++;
-                }
-
-                if (host.NoProxySince != 0 && host.Count > 0)
-                {
-                    waiting ??= host;
-                }
-            }
-
-            return (down, WaitingForProxyLocked(), waiting is null || _pool is null ? null : _pool.ExplainUnavailable(ProxyRequirement.Any, waiting, _time.GetTimestamp()));
+            return DispatcherSnapshots.Waits(_hosts, _pool, _time.GetTimestamp());
         }
     }
 
@@ -790,7 +597,4 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             _loop.DispatchLocked(now);
         }
     }
-
-    private long ToTimestampTicks(TimeSpan span) => _time.ToTimestampTicks(span);
 }
-

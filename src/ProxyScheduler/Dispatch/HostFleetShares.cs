@@ -10,6 +10,7 @@ namespace ProxyScheduler.Dispatch;
 internal sealed class HostFleetShares
 {
     private readonly HashSet<HostState> _asking = [];
+    private readonly List<HostState> _settled = [];
     private IFleetCoordinator? _fleet;
     private long _lingerTicks;
 
@@ -134,10 +135,12 @@ internal sealed class HostFleetShares
 
     /// <summary>
     /// Gives back the shares that have gone unused for the linger time, and stops following the hosts that hold and want
-    /// nothing any more (added to <paramref name="settled"/>, which the dispatcher may then forget when idle).
+    /// nothing any more (returned, for the dispatcher to forget when idle; the list is reused by the next call).
     /// </summary>
-    public void Sweep(long now, List<HostState> settled)
+    public List<HostState> Sweep(long now)
     {
+        var settled = _settled;
+        settled.Clear();
         foreach (var host in _asking)
         {
             if (host.SurplusSince != 0 && now - host.SurplusSince >= _lingerTicks)
@@ -155,6 +158,8 @@ internal sealed class HostFleetShares
         {
             _asking.Remove(host);
         }
+
+        return settled;
     }
 
     /// <summary>A host asked everyone to wait: the fleet is told.</summary>

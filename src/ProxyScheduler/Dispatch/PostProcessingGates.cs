@@ -1,18 +1,31 @@
 namespace ProxyScheduler.Dispatch;
 
 /// <summary>
-/// The open <see cref="DispatchGate"/>s of post-processing runs: opening and closing them, holding a waiter whose run has
-/// no free slot, and the timers that fail held waiters at their deadline. A plain collaborator of the
-/// <see cref="Dispatcher"/>, called under its lock with <c>now</c> passed in; the dispatcher keeps the host counts of
-/// held waiters and moves them back to their queues.
+/// The open <see cref="DispatchGate"/>s of post-processing runs: opening, releasing and closing them (entry points that
+/// take the dispatcher's lock), holding a waiter whose run has no free slot, and the timers that fail held waiters at
+/// their deadline. The <see cref="DispatchLoop"/> keeps the host counts of held waiters and moves them back to their
+/// queues; the other members are called under the dispatcher's lock with <c>now</c> passed in.
 /// </summary>
 internal sealed class PostProcessingGates
 {
     private readonly List<DispatchGate> _gates = [];
     private readonly List<Waiter> _expired = [];
+    private readonly SyncLock _sync;
     private readonly TimeProvider _time;
+    private readonly Func<bool> _isDisposed;
 
-    public PostProcessingGates(TimeProvider time) => _time = time;
+    /// <param name="sync">The dispatcher's lock.</param>
+    /// <param name="time">The clock of the gate timers.</param>
+    /// <param name="isDisposed">Whether the dispatcher was disposed.</param>
+    public PostProcessingGates(SyncLock sync, TimeProvider time, Func<bool> isDisposed)
+    {
+        _sync = sync;
+        _time = time;
+        _isDisposed = isDisposed;
+    }
+
+    /// <summary>Gets or sets the dispatch loop held waiters go back to (set once, after construction).</summary>
+    public DispatchLoop Loop { get; set; } = null!;
 
     /// <summary>Gets the number of open gates (none: the dispatch fast path needs no gate check).</summary>
     public int Count => _gates.Count;
@@ -38,24 +51,48 @@ internal sealed class PostProcessingGates
         }
     }
 
-    /// <summary>Opens a gate of <paramref name="capacity"/> slots whose timer calls back <paramref name="owner"/>.</summary>
-    public DispatchGate Open(int capacity, Dispatcher owner)
+    /// <summary>Opens a gate of <paramref name="capacity"/> slots for a group's waiters (see <see cref="DispatchGate"/>).</summary>
+    /// <returns>The gate; close it with <see cref="Close"/> when the group ends.</returns>
+    public DispatchGate Open(int capacity)
     {
-        var gate = new DispatchGate(capacity) { Owner = owner };
-        _gates.Add(gate);
+        var gate = new DispatchGate(capacity) { Owner = this };
+        lock (_sync)
+        {
+            _gates.Add(gate);
+        }
+
         return gate;
     }
 
-    /// <summary>Closes a gate (its group ended): it holds nobody any more and its timer stops.</summary>
+    /// <summary>
+    /// Gives <paramref name="count"/> slots of <paramref name="gate"/> back: as many held waiters as there are free slots
+    /// go back to their host queues (at the end of their priority level), and whatever can start now does.
+    /// </summary>
+    public void Release(DispatchGate gate, int count = 1)
+    {
+        lock (_sync)
+        {
+            gate.Free += count;
+            if (!_isDisposed() && !gate.Closed)
+            {
+                Loop.Unhold(gate, _time.GetTimestamp());
+            }
+        }
+    }
+
+    /// <summary>The group of <paramref name="gate"/> ended (none of its waiters is queued or held any more): it holds nobody and its timer stops.</summary>
     public void Close(DispatchGate gate)
     {
-        if (!gate.Closed)
+        lock (_sync)
         {
-            gate.Closed = true;
-            _gates.Remove(gate);
-            gate.Clear();
-            gate.Timer?.Dispose();
-            gate.Timer = null;
+            if (!gate.Closed)
+            {
+                gate.Closed = true;
+                _gates.Remove(gate);
+                gate.Clear();
+                gate.Timer?.Dispose();
+                gate.Timer = null;
+            }
         }
     }
 
@@ -151,5 +188,24 @@ internal sealed class PostProcessingGates
         }
     }
 
-    private static void OnTimer(DispatchGate gate) => gate.Owner!.OnGateTimer(gate);
+    private static void OnTimer(DispatchGate gate) => gate.Owner!.Expire(gate);
+
+    /// <summary>A gate's timer fired: fails the held waiters whose deadline passed.</summary>
+    private void Expire(DispatchGate gate)
+    {
+        lock (_sync)
+        {
+            if (_isDisposed())
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
+            foreach (var waiter in Expire(gate, now))
+            {
+                Loop.LeaveHeldLocked(waiter, Waiter.Failed, now);
+                waiter.OnFailed(new DispatchFailedException(RequestFailureReason.DeadlineExceeded, "The request's deadline passed while it waited for its post-processing run to have room."));
+            }
+        }
+    }
 }

@@ -74,6 +74,23 @@ internal sealed class HostPacing
         return until;
     }
 
+    /// <summary>
+    /// Another process of the fleet saw a <c>Retry-After</c> from the host, ending at <paramref name="until"/> (wall
+    /// clock): the timestamp no attempt may start before, or <see langword="null"/> when it has passed or the host's next
+    /// start is later already.
+    /// </summary>
+    public long? FleetPauseEnd(DateTimeOffset until, long nextStart, long now)
+    {
+        var remaining = until - _time.GetUtcNow();
+        if (remaining <= TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        var end = now + _time.ToTimestampTicks(remaining);
+        return end > nextStart ? end : null;
+    }
+
     /// <summary>Teaches the host's adaptive limit the outcome of an attempt (started as the host's <paramref name="seq"/>-th) and logs a change of its limit.</summary>
     public void Learn(HostKey host, AdaptiveLimit adaptive, ResponseClass outcome, long seq, long startSeq, long latencyTicks, long now)
     {

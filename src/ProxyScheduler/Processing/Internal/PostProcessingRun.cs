@@ -61,7 +61,7 @@ internal sealed class PostProcessingRun<TResult>
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _token = cts.Token;
-        _gate = _scheduler.Dispatcher.OpenGate(_settings.Capacity);
+        _gate = _scheduler.Dispatcher.Gates.Open(_settings.Capacity);
         var ordered = _settings.PreserveInputOrder;
         var batch = new BatchRun(_scheduler, source, ordered ? _settings.ReorderWindow : _scheduler.QueueLimit, releaseWindowOnRead: !ordered, _gate, _bodies);
         StartWorkers();
@@ -84,7 +84,7 @@ internal sealed class PostProcessingRun<TResult>
                             item.HoldsSlot = false;
                             if (++taken >= group)
                             {
-                                _scheduler.Dispatcher.ReleaseGate(_gate, taken);
+                                _scheduler.Dispatcher.Gates.Release(_gate, taken);
                                 taken = 0;
                             }
                         }
@@ -94,7 +94,7 @@ internal sealed class PostProcessingRun<TResult>
 
                     if (taken > 0)
                     {
-                        _scheduler.Dispatcher.ReleaseGate(_gate, taken);
+                        _scheduler.Dispatcher.Gates.Release(_gate, taken);
                         taken = 0;
                     }
 
@@ -126,7 +126,7 @@ internal sealed class PostProcessingRun<TResult>
             // processor has returned, so that nothing of the run is left behind.
             await cts.CancelAsync().ConfigureAwait(false);
             await ended.ConfigureAwait(false);
-            _scheduler.Dispatcher.CloseGate(_gate);
+            _scheduler.Dispatcher.Gates.Close(_gate);
         }
 
         if (_fault is not null)
@@ -195,7 +195,7 @@ internal sealed class PostProcessingRun<TResult>
 
         if (_settings.PreserveInputOrder)
         {
-            _scheduler.Dispatcher.ReleaseGate(_gate);
+            _scheduler.Dispatcher.Gates.Release(_gate);
         }
         else
         {
