@@ -80,12 +80,15 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
         await using var survivor = Scheduler(redis.Port, prefix, ttl, perHost: 4);
         Server.Counter(host).Reset();
         var requests = Enumerable.Range(0, 4).Select(i => survivor.Scheduler.SendAsync(new ScheduledRequest(new Uri(host, $"delay/300?s={i}")))).ToList();
+        // The dead worker's leases would hold the host's 4 shares for as long as its requests take (60 s): the survivor
+        // gets all 4 back only because they expire after the TTL. A bounded condition wait, far above the TTL, shows it
+        // without timing this machine; the time is printed.
+        await Eventually.TrueAsync(() => Server.Counter(host).MaxInFlight == 4, "the survivor regained the host's full capacity (the leases expired)", 30_000);
         var responses = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(30));
         var regained = Stopwatch.GetElapsedTime(killedAt);
 
         responses.Should().OnlyContain(r => r.IsSuccessStatusCode);
         output.WriteLine($"all 4 shares back after {regained.TotalSeconds:0.00} s (TTL {ttl.TotalSeconds} s)");
-        regained.Should().BeLessThan(ttl + TimeSpan.FromSeconds(2), "the dead worker's leases expire after the TTL");
         Server.Counter(host).MaxInFlight.Should().Be(4, "the survivor regained the host's full capacity");
     }
 
@@ -404,13 +407,13 @@ public sealed class RedisFleetTests(TargetServerFixture fixture, ITestOutputHelp
 
         await Eventually.TrueAsync(() => scheduler.GetSnapshot().Hosts.All(h => h.FleetShares is null or 0), "the idle share went back after its linger");
         await redis.DisposeAsync();
-        var started = Stopwatch.GetTimestamp();
+        // Bounded by a 30 s hang guard, not by this machine's speed: that the wait ends at the coordinator's timeout is
+        // what the failure's reason and message say.
         var act = () => scheduler.SendAsync(new ScheduledRequest(new Uri(Server.Hosts[29], "?after=kill"))).WaitAsync(TimeSpan.FromSeconds(30));
 
         var failure = (await act.Should().ThrowAsync<RequestFailedException>()).Which;
         failure.Reason.Should().Be(RequestFailureReason.CoordinationUnavailable);
         failure.Message.Should().Contain("UnavailableTimeout");
-        Stopwatch.GetElapsedTime(started).Should().BeLessThan(TimeSpan.FromSeconds(10), "the wait is bounded by the timeout, not by Redis");
     }
 
     [Fact]

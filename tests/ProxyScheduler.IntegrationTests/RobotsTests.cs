@@ -169,13 +169,13 @@ public sealed class RobotsTests(TargetServerFixture fixture) : IClassFixture<Tar
             o.Retry.MaxRetries = 0;
         });
 
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        var failure = await FluentActions.Awaiting(() => sut.SendAsync(new ScheduledRequest(new Uri(host, "status/200"))))
+        // The site answers after 10 s; the request must fail before it does (a bounded wait of 9 s, which a fetch that
+        // waited for the site could not meet), and say that the robots.txt could not be read in time.
+        var failure = await FluentActions.Awaiting(() => sut.SendAsync(new ScheduledRequest(new Uri(host, "status/200"))).WaitAsync(TimeSpan.FromSeconds(9)))
             .Should().ThrowAsync<RequestFailedException>();
-        watch.Stop();
 
         failure.Which.Reason.Should().Be(RequestFailureReason.DisallowedByRobots);
-        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(8), "the robots.txt fetch gives up at the attempt timeout, not when the site answers after 10 s");
+        failure.Which.Message.Should().Contain("could not be read", "the fetch gave up at the attempt timeout");
     }
 
     [Theory]
@@ -247,13 +247,12 @@ public sealed class RobotsTests(TargetServerFixture fixture) : IClassFixture<Tar
         var sut = CreateSut(o => o.Retry.MaxRetries = 0);
         await sut.SendAsync(new ScheduledRequest(new Uri(host, "warm-up"))); // fetches the robots.txt
 
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        var disallowed = () => sut.SendAsync(new ScheduledRequest(new Uri(host, new string('a', 10_000) + "b")));
+        // A hang guard, not a timing: the backtracking matcher took over 60 s on a 100-character path; the linear one
+        // answers these 10,000-character paths at once (its cost is measured in the benchmarks, not here).
+        var disallowed = () => sut.SendAsync(new ScheduledRequest(new Uri(host, new string('a', 10_000) + "b"))).WaitAsync(TimeSpan.FromSeconds(30));
         (await disallowed.Should().ThrowAsync<RequestFailedException>()).Which.Reason.Should().Be(RequestFailureReason.DisallowedByRobots);
-        var allowed = await sut.SendAsync(new ScheduledRequest(new Uri(host, new string('a', 6_000))));
-        watch.Stop();
+        var allowed = await sut.SendAsync(new ScheduledRequest(new Uri(host, new string('a', 6_000)))).WaitAsync(TimeSpan.FromSeconds(30));
 
         allowed.StatusCode.Should().Be(HttpStatusCode.NotFound);
-        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5), "the backtracking matcher took over 60 s on a 100-character path");
     }
 }
