@@ -16,16 +16,14 @@ namespace ProxyScheduler.Redis.Internal;
 internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2); // a freed share comes by message; the retries only cover a lost one
 
     private readonly RedisOptions _options;
     private readonly RedisConnection _connection;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly RedisKeys _keys;
-    private readonly object _gate = new();
-    private readonly Dictionary<Resource, HostLeases> _hosts = [];
+    private readonly object _sync = new();
+    private readonly LeaseBook _book;
     private readonly Queue<Func<IDatabase, Task>> _publications = new();
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
@@ -34,22 +32,21 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private readonly Counter<long> _errors;
     private IFleetListener? _listener;
     private Task? _loop;
-    private long _sequence;
     private bool _available = true;
     private long _unavailableSince;
     private long _lastRenewed;
     private long _nextRenew;
     private bool _disposed;
     private bool _subscribed;
-    private readonly OperationGate _subscribing = new();
-    private readonly OperationGate _returning = new();
-    private readonly OperationGate _acquiring = new();
-    private readonly OperationGate _renewing = new();
-    private readonly OperationGate _publishing = new();
-    private readonly OperationGate _probing = new();
-    private readonly OperationGate _tokening = new();
+    private readonly SingleFlight _subscribing = new();
+    private readonly SingleFlight _returning = new();
+    private readonly SingleFlight _acquiring = new();
+    private readonly SingleFlight _renewing = new();
+    private readonly SingleFlight _publishing = new();
+    private readonly SingleFlight _probing = new();
+    private readonly SingleFlight _tokening = new();
     private long _nextProbe;
-    private readonly OperationGate _claiming = new();
+    private readonly SingleFlight _claiming = new();
     private readonly string _instance = Guid.NewGuid().ToString("N");
     private long _nextClaim;
     private long _claimContestedSince;
@@ -61,6 +58,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         _options = options.Value;
         _connection = connection;
         _time = time;
+        _book = new LeaseBook(time);
         _logger = loggerFactory.CreateLogger("ProxyScheduler.Redis");
         WorkerId = _options.WorkerId ?? $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
         _keys = new RedisKeys(_options.KeyPrefix);
@@ -89,7 +87,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     public void Attach(IFleetListener listener)
     {
-        lock (_gate)
+        lock (_sync)
         {
             if (_listener is not null)
             {
@@ -113,18 +111,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     private void Want(Resource host, int count, int limit)
     {
-        lock (_gate)
-        {
-            var leases = Get(host);
-            leases.Wanted += count;
-            leases.Limit = limit;
-            leases.NextTry = 0;
-            if (leases.WantSince == 0)
-            {
-                leases.WantSince = _time.GetTimestamp();
-            }
-        }
-
+        _book.Want(host, count, limit, _time.GetTimestamp());
         Signal();
     }
 
@@ -132,18 +119,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     private void WantTokens(Resource resource, int count, double rate, int burst)
     {
-        lock (_gate)
-        {
-            var leases = Get(resource);
-            leases.TokensWanted = Math.Max(leases.TokensWanted, count);
-            leases.Rate = rate;
-            leases.Burst = burst;
-            if (leases.WantSince == 0)
-            {
-                leases.WantSince = _time.GetTimestamp();
-            }
-        }
-
+        _book.WantTokens(resource, count, rate, burst, _time.GetTimestamp());
         Signal();
     }
 
@@ -151,11 +127,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     private void Return(Resource host, int count)
     {
-        lock (_gate)
-        {
-            Get(host).Returned += count;
-        }
-
+        _book.Return(host, count);
         Signal();
     }
 
@@ -219,18 +191,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         try
         {
             var db = _connection.Database;
-            List<Task> releases = [];
-            lock (_gate)
-            {
-                foreach (var (host, leases) in _hosts)
-                {
-                    if (leases.Members.Count > 0)
-                    {
-                        releases.Add(ReleaseAsync(db, host, [.. leases.Members]));
-                        leases.Members.Clear();
-                    }
-                }
-            }
+            List<Task> releases = [.. _book.TakeAllLeases().Select(held => ReleaseAsync(db, held.Resource, held.Members))];
 
             await Task.WhenAll(releases).WaitAsync(TimeSpan.FromSeconds(2), _time).ConfigureAwait(false);
         }
@@ -243,20 +204,9 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         _stopping.Dispose();
     }
 
-    private HostLeases Get(Resource host)
-    {
-        if (!_hosts.TryGetValue(host, out var leases))
-        {
-            leases = new HostLeases();
-            _hosts.Add(host, leases);
-        }
-
-        return leases;
-    }
-
     private void Enqueue(Func<IDatabase, Task> publication)
     {
-        lock (_gate)
+        lock (_sync)
         {
             _publications.Enqueue(publication);
         }
@@ -265,6 +215,10 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     }
 
     private void Signal() => Volatile.Read(ref _wake).TrySetResult();
+
+    /// <summary>The share of a limit this worker takes alone while Redis is away and the policy is FallbackToLocal; <see langword="null"/> otherwise.</summary>
+    private double? FallbackShare() =>
+        !Volatile.Read(ref _available) && _options.WhenUnavailable == RedisUnavailablePolicy.FallbackToLocal ? _options.FallbackShare : null;
 
     private async Task RunAsync()
     {
@@ -332,7 +286,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     }
 
     /// <summary>Runs <paramref name="operation"/> unless its previous run is still going.</summary>
-    private void Start(OperationGate gate, Func<Task> operation)
+    private void Start(SingleFlight gate, Func<Task> operation)
     {
         if (Interlocked.CompareExchange(ref gate.Running, 1, 0) == 0)
         {
@@ -346,7 +300,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     }
 
 #pragma warning disable CA1031 // An operation's failure is logged; the loop goes on.
-    private async Task RunGatedAsync(OperationGate gate, Func<Task> operation)
+    private async Task RunGatedAsync(SingleFlight gate, Func<Task> operation)
     {
         try
         {
@@ -443,18 +397,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         {
             case ["granted", var resourceText, var worker, var member] when worker == WorkerId && Resource.TryParse(resourceText, out var resource):
                 // Another worker gave a share back while this one waited: it is this one's now, no round trip needed.
-                lock (_gate)
-                {
-                    var leases = Get(resource);
-                    leases.Members.Add(member);
-                    leases.Wanted = Math.Max(0, leases.Wanted - 1);
-                    if (leases.Wanted == 0)
-                    {
-                        leases.WantSince = leases.TokensWanted > 0 ? leases.WantSince : 0;
-                        leases.Backoff = TimeSpan.Zero;
-                    }
-
-                }
+                _book.Handed(resource, member);
 
                 Grant(resource, 1, contended: true, fair: 0);
                 break;
@@ -471,34 +414,10 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     private async Task ReturnAsync(IDatabase db)
     {
-        List<(Resource Host, string[] Members)> releases = [];
-        lock (_gate)
-        {
-            foreach (var (host, leases) in _hosts)
-            {
-                if (leases.Returned == 0)
-                {
-                    continue;
-                }
-
-                // Local (fallback) shares go first: they need no round trip.
-                var local = Math.Min(leases.Local, leases.Returned);
-                leases.Local -= local;
-                leases.Returned -= local;
-                var count = Math.Min(leases.Returned, leases.Members.Count);
-                leases.Returned = 0;
-                if (count > 0)
-                {
-                    var members = leases.Members.GetRange(leases.Members.Count - count, count).ToArray();
-                    leases.Members.RemoveRange(leases.Members.Count - count, count);
-                    releases.Add((host, members));
-                }
-            }
-        }
-
+        var releases = _book.TakeReturns();
         if (releases.Count > 0)
         {
-            await Task.WhenAll(releases.Select(r => Guarded(() => ReleaseAsync(db, r.Host, r.Members)))).ConfigureAwait(false);
+            await Task.WhenAll(releases.Select(r => Guarded(() => ReleaseAsync(db, r.Resource, r.Members)))).ConfigureAwait(false);
         }
     }
 
@@ -511,40 +430,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     private async Task AcquireAsync(IDatabase db)
     {
-        var now = _time.GetTimestamp();
-        List<(Resource Host, int Count, int Limit, long Sequence)> asks = [];
-        List<(Resource Host, int Granted)> local = [];
-        lock (_gate)
-        {
-            foreach (var (host, leases) in _hosts)
-            {
-                if (leases.Wanted <= 0 || leases.NextTry > now)
-                {
-                    continue;
-                }
-
-                if (!_available && _options.WhenUnavailable == RedisUnavailablePolicy.FallbackToLocal)
-                {
-                    var cap = Math.Max(1, (int)Math.Floor(leases.Limit * _options.FallbackShare));
-                    var granted = Math.Max(0, Math.Min(leases.Wanted, cap - leases.Local - leases.Members.Count));
-                    if (granted > 0)
-                    {
-                        leases.Local += granted;
-                        leases.Wanted -= granted;
-                        local.Add((host, granted));
-                    }
-
-                    Backoff(leases, now);
-                    continue;
-                }
-
-                var count = Math.Min(leases.Wanted, leases.Limit);
-                asks.Add((host, count, leases.Limit, _sequence));
-                _sequence += count;
-                leases.NextTry = long.MaxValue; // until the answer
-            }
-        }
-
+        var (asks, local) = _book.TakeShareAsks(_time.GetTimestamp(), FallbackShare);
         foreach (var (host, granted) in local)
         {
             Grant(host, granted, contended: false, int.MaxValue);
@@ -552,7 +438,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         if (asks.Count > 0)
         {
-            await Task.WhenAll(asks.Select(a => AcquireOneAsync(db, a.Host, a.Count, a.Limit, a.Sequence))).ConfigureAwait(false);
+            await Task.WhenAll(asks.Select(a => AcquireOneAsync(db, a.Resource, a.Count, a.Limit, a.Sequence))).ConfigureAwait(false);
         }
     }
 
@@ -569,44 +455,14 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             Failed(ex);
-            lock (_gate)
-            {
-                Backoff(Get(host), _time.GetTimestamp());
-            }
-
+            _book.AskFailed(host, _time.GetTimestamp());
             return;
         }
 
         var granted = (int)result[0];
         var waiting = (int)result[1];
         var pause = (string?)result[2];
-        bool contended;
-        int fair;
-        lock (_gate)
-        {
-            var leases = Get(host);
-            for (var i = 1; i <= granted; i++)
-            {
-                leases.Members.Add(Invariant($"{WorkerId}:{sequence + i}"));
-            }
-
-            leases.Wanted = Math.Max(0, leases.Wanted - granted);
-            var others = waiting - (granted < count ? 1 : 0);
-            contended = others > 0;
-            fair = (int)Math.Ceiling(limit / (double)(1 + Math.Max(0, others)));
-            leases.Contended = contended;
-            if (leases.Wanted == 0)
-            {
-                leases.WantSince = leases.TokensWanted > 0 ? leases.WantSince : 0;
-                leases.NextTry = 0;
-                leases.Backoff = TimeSpan.Zero;
-            }
-            else
-            {
-                Backoff(leases, _time.GetTimestamp());
-            }
-        }
-
+        var (contended, fair) = _book.Acquired(host, granted, waiting, count, limit, sequence, WorkerId, _time.GetTimestamp());
         if (!host.IsProxy && !string.IsNullOrEmpty(pause) && long.TryParse(pause, CultureInfo.InvariantCulture, out var untilMs))
         {
             _listener!.ApplyFleetPause(host.Host, DateTimeOffset.FromUnixTimeMilliseconds(untilMs));
@@ -625,32 +481,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     /// <summary>Takes start tokens from the fleet's buckets for the rate-limited hosts that wait for them.</summary>
     private async Task TokensAsync(IDatabase db)
     {
-        var now = _time.GetTimestamp();
-        List<(Resource Host, int Count, double Rate, int Burst)> asks = [];
-        List<(Resource Host, int Count)> local = [];
-        lock (_gate)
-        {
-            foreach (var (host, leases) in _hosts)
-            {
-                if (leases.TokensWanted <= 0 || leases.NextToken > now)
-                {
-                    continue;
-                }
-
-                if (!_available && _options.WhenUnavailable == RedisUnavailablePolicy.FallbackToLocal)
-                {
-                    // Alone: this worker's share of the rate, one token at a time.
-                    local.Add((host, 1));
-                    leases.TokensWanted = 0;
-                    leases.NextToken = now + (long)(_time.TimestampFrequency / Math.Max(leases.Rate * _options.FallbackShare, 0.001));
-                    continue;
-                }
-
-                asks.Add((host, leases.TokensWanted, leases.Rate, leases.Burst));
-                leases.NextToken = long.MaxValue; // until the answer
-            }
-        }
-
+        var (asks, local) = _book.TakeTokenAsks(_time.GetTimestamp(), FallbackShare);
         foreach (var (host, count) in local)
         {
             GrantTokens(host, count);
@@ -663,36 +494,22 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
             {
                 Count("tokens");
                 var ttl = (long)Math.Max(60_000, a.Burst / a.Rate * 2_000);
-                result = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Tokens, [_keys.Bucket(a.Host)], [a.Rate, a.Burst, a.Count, ttl]).ConfigureAwait(false))!;
+                result = (RedisResult[])(await db.ScriptEvaluateAsync(RedisScripts.Tokens, [_keys.Bucket(a.Resource)], [a.Rate, a.Burst, a.Count, ttl]).ConfigureAwait(false))!;
                 Succeeded();
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
                 Failed(ex);
-                lock (_gate)
-                {
-                    Get(a.Host).NextToken = _time.GetTimestamp() + (long)(0.1 * _time.TimestampFrequency);
-                }
-
+                _book.TokensFailed(a.Resource, _time.GetTimestamp());
                 return;
             }
 
             var granted = (int)result[0];
             var waitMs = (long)result[1];
-            lock (_gate)
-            {
-                var leases = Get(a.Host);
-                leases.TokensWanted = granted > 0 ? 0 : a.Count;
-                leases.NextToken = granted > 0 ? 0 : _time.GetTimestamp() + (long)(Math.Max(1, waitMs) / 1000.0 * _time.TimestampFrequency);
-                if (granted > 0 && leases.Wanted == 0)
-                {
-                    leases.WantSince = 0;
-                }
-            }
-
+            _book.TokensAnswered(a.Resource, granted, waitMs, a.Count, _time.GetTimestamp());
             if (granted > 0)
             {
-                GrantTokens(a.Host, granted);
+                GrantTokens(a.Resource, granted);
             }
         })).ConfigureAwait(false);
     }
@@ -706,17 +523,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         }
 
         _nextRenew = now + (long)(_options.LeaseTtl.TotalSeconds / 3 * _time.TimestampFrequency);
-        List<(Resource Host, string[] Members, int Limit, bool Wanting)> held = [];
-        lock (_gate)
-        {
-            foreach (var (host, leases) in _hosts)
-            {
-                if (leases.Members.Count > 0)
-                {
-                    held.Add((host, [.. leases.Members], leases.Limit, leases.Wanted > 0));
-                }
-            }
-        }
+        var held = _book.Held();
 
         if (held.Count == 0)
         {
@@ -728,7 +535,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         try
         {
             Count("renew");
-            var keys = held.SelectMany(h => new[] { _keys.Leases(h.Host), _keys.Wants(h.Host) }).ToArray();
+            var keys = held.SelectMany(h => new[] { _keys.Leases(h.Resource), _keys.Wants(h.Resource) }).ToArray();
             var args = new List<RedisValue> { (long)_options.LeaseTtl.TotalMilliseconds, WorkerId };
             foreach (var (_, members, _, _) in held)
             {
@@ -755,24 +562,18 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
         var at = 0;
         List<(Resource Host, int Lost, bool Contended, int Fair)> updates = [];
-        lock (_gate)
+        foreach (var (host, _, limit, wanting) in held)
         {
-            foreach (var (host, _, limit, wanting) in held)
+            var lostCount = (int)result[at++];
+            var lost = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < lostCount; i++)
             {
-                var lostCount = (int)result[at++];
-                var lost = new HashSet<string>(StringComparer.Ordinal);
-                for (var i = 0; i < lostCount; i++)
-                {
-                    lost.Add((string)result[at++]!);
-                }
-
-                var waiting = (int)result[at++];
-                var leases = Get(host);
-                var removed = lost.Count == 0 ? 0 : leases.Members.RemoveAll(lost.Contains);
-                var others = Math.Max(0, waiting - (wanting ? 1 : 0));
-                leases.Contended = others > 0;
-                updates.Add((host, removed, others > 0, (int)Math.Ceiling(limit / (double)(1 + others))));
+                lost.Add((string)result[at++]!);
             }
+
+            var waiting = (int)result[at++];
+            var (removed, contended, fair) = _book.Renewed(host, lost, waiting, limit, wanting);
+            updates.Add((host, removed, contended, fair));
         }
 
         foreach (var (host, lostShares, contended, fair) in updates)
@@ -790,7 +591,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private async Task PublishAsync(IDatabase db)
     {
         List<Func<IDatabase, Task>> pending;
-        lock (_gate)
+        lock (_sync)
         {
             if (_publications.Count == 0)
             {
@@ -872,22 +673,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     /// <summary>Fails every request waiting for a share (a worker whose name is taken refuses all work).</summary>
     private void RefuseAll(string message)
     {
-        List<Resource> waiting = [];
-        lock (_gate)
-        {
-            foreach (var (resource, leases) in _hosts)
-            {
-                if (!resource.IsProxy && (leases.Wanted > 0 || leases.TokensWanted > 0))
-                {
-                    leases.Wanted = 0;
-                    leases.TokensWanted = 0;
-                    leases.WantSince = 0;
-                    waiting.Add(resource);
-                }
-            }
-        }
-
-        foreach (var resource in waiting)
+        foreach (var resource in _book.DropHostWants(long.MaxValue))
         {
             _listener!.FailQueued(resource.Host, RequestFailureReason.CoordinationUnavailable, message);
         }
@@ -901,23 +687,15 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
             return;
         }
 
+        // A want that began before the outage counts from the outage's start.
         var now = _time.GetTimestamp();
-        List<Resource> expired = [];
-        lock (_gate)
+        if (_time.GetElapsedTime(Volatile.Read(ref _unavailableSince), now) < _options.UnavailableTimeout)
         {
-            foreach (var (host, leases) in _hosts)
-            {
-                if (!host.IsProxy && (leases.Wanted > 0 || leases.TokensWanted > 0) && leases.WantSince != 0 && _time.GetElapsedTime(Math.Max(leases.WantSince, _unavailableSince), now) >= _options.UnavailableTimeout)
-                {
-                    leases.Wanted = 0;
-                    leases.TokensWanted = 0;
-                    leases.WantSince = 0;
-                    expired.Add(host);
-                }
-            }
+            return;
         }
 
-        foreach (var host in expired)
+        var cutoff = now - (long)(_options.UnavailableTimeout.TotalSeconds * _time.TimestampFrequency);
+        foreach (var host in _book.DropHostWants(cutoff))
         {
             var failed = _listener!.FailQueued(host.Host, RequestFailureReason.CoordinationUnavailable,
                 $"Redis was unavailable for more than {_options.UnavailableTimeout} (ProxyScheduler:Redis:UnavailableTimeout) while the request waited for a share of its host's limit; it was not sent.");
@@ -927,22 +705,9 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
 
     private void RevokeAll()
     {
-        List<(Resource, int)> revoked = [];
-        lock (_gate)
+        foreach (var (resource, members) in _book.TakeAllLeases())
         {
-            foreach (var (host, leases) in _hosts)
-            {
-                if (leases.Members.Count > 0)
-                {
-                    revoked.Add((host, leases.Members.Count));
-                    leases.Members.Clear();
-                }
-            }
-        }
-
-        foreach (var (host, count) in revoked)
-        {
-            Revoke(host, count);
+            Revoke(resource, members.Length);
         }
     }
 
@@ -959,12 +724,6 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
         }
     }
 
-    private void Backoff(HostLeases leases, long now)
-    {
-        leases.Backoff = leases.Backoff == TimeSpan.Zero ? MinBackoff : TimeSpan.FromTicks(Math.Min(leases.Backoff.Ticks * 2, MaxBackoff.Ticks));
-        leases.NextTry = now + (long)(leases.Backoff.TotalSeconds * _time.TimestampFrequency);
-    }
-
     private void Succeeded()
     {
         if (Volatile.Read(ref _available))
@@ -972,27 +731,19 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
             return;
         }
 
-        List<(Resource, int)> local = [];
-        lock (_gate)
+        lock (_sync)
         {
             if (_available)
             {
                 return;
             }
 
-            _available = true;
-            foreach (var (host, leases) in _hosts)
-            {
-                if (leases.Local > 0)
-                {
-                    local.Add((host, leases.Local));
-                    leases.Local = 0;
-                }
-            }
+            Volatile.Write(ref _available, true);
         }
 
+        // After the flag: an ask that still saw Redis away took its local shares before this, and they are taken back here.
         Log.Recovered(_logger, _time.GetElapsedTime(_unavailableSince).TotalSeconds);
-        foreach (var (host, count) in local)
+        foreach (var (host, count) in _book.TakeLocal())
         {
             // The fleet's shares replace the local ones: the host asks again as its work needs.
             Revoke(host, count);
@@ -1002,7 +753,7 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private void Failed(Exception ex)
     {
         _errors.Add(1);
-        lock (_gate)
+        lock (_sync)
         {
             if (!_available)
             {
@@ -1072,42 +823,12 @@ internal sealed partial class RedisFleetCoordinator : IFleetCoordinator, IAsyncD
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Marks an operation of the loop as running, so that it never runs twice at once.</summary>
-    private sealed class OperationGate
+    private sealed class SingleFlight
     {
 #pragma warning disable SA1401, CA1051 // A field, for Interlocked.
         public int Running;
         public int Again;
 #pragma warning restore SA1401, CA1051
-    }
-
-    /// <summary>What this worker holds and wants of one host. Guarded by <see cref="_gate"/>.</summary>
-    private sealed class HostLeases
-    {
-        public List<string> Members { get; } = [];
-
-        public int Local { get; set; }
-
-        public int Wanted { get; set; }
-
-        public int Returned { get; set; }
-
-        public int Limit { get; set; } = 1;
-
-        public long NextTry { get; set; }
-
-        public long WantSince { get; set; }
-
-        public TimeSpan Backoff { get; set; }
-
-        public bool Contended { get; set; }
-
-        public int TokensWanted { get; set; }
-
-        public double Rate { get; set; } = 1;
-
-        public int Burst { get; set; } = 1;
-
-        public long NextToken { get; set; }
     }
 
     private static partial class Log
