@@ -23,7 +23,7 @@ internal sealed partial class ProxyPool
         if ((node.Parent ?? node) is { FleetShares: { } shares } shared && shares > shared.InFlight)
         {
             // Unused shares go back after the linger (SweepProxyShares).
-            _sharedNodes.Add(shared);
+            _shares.Unused(shared);
         }
 
         if (host.ProxyGroups is { } groups && groups.TryGetValue(node.GroupId, out var inGroup))

@@ -176,7 +176,7 @@ internal sealed partial class ProxyPool
                 ToTicks(endpoint.MinDelay ?? _options.MinDelayPerProxy),
                 groupId,
                 _registry.Register(endpoint))
-            { LastSample = now, FleetShares = _fleet is null ? null : 0 };
+            { LastSample = now, FleetShares = _shares.IsAttached ? 0 : null };
             _byId.Add(endpoint.Id, node);
             _activeCount++;
             added++;

@@ -23,6 +23,7 @@ internal sealed partial class ProxyPool
     private readonly ILogger _logger;
     private readonly SchedulerMetrics _metrics;
     private readonly HostHealthStore _hostHealth;
+    private readonly ProxyFleetShares _shares;
     private readonly Dictionary<string, ProxyNode> _byId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _groupIds = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CandidateSet> _sets = new(StringComparer.Ordinal);
@@ -42,24 +43,9 @@ internal sealed partial class ProxyPool
     /// <summary>Gets or sets the fleet coordinator told of local health changes (distributed mode); <see langword="null"/> otherwise.</summary>
     public IFleetCoordinator? Fleet
     {
-        get => _fleet;
-        set
-        {
-            _fleet = value;
-            foreach (var node in _byId.Values)
-            {
-                if (node.Parent is null)
-                {
-                    node.FleetShares = value is null ? null : 0;
-                }
-            }
-        }
+        get => _shares.Coordinator;
+        set => _shares.Attach(value, _byId.Values);
     }
-
-    private IFleetCoordinator? _fleet;
-
-    /// <summary>The proxies whose fleet shares are not all in use (distributed mode).</summary>
-    private readonly HashSet<ProxyNode> _sharedNodes = [];
 
     /// <summary>
     /// The proxy a new session should bind to in a fleet, the same in every worker: of the healthy listed proxies meeting
@@ -79,7 +65,7 @@ internal sealed partial class ProxyPool
                 continue;
             }
 
-            var score = Fnv1a(sessionKey, node.Endpoint.Id);
+            var score = RendezvousHash.Of(sessionKey, node.Endpoint.Id);
             if (best is null || score > bestScore)
             {
                 best = node;
@@ -90,46 +76,6 @@ internal sealed partial class ProxyPool
         return best;
     }
 
-    private static ulong Fnv1a(string a, string b)
-    {
-        var hash = 14695981039346656037UL;
-        foreach (var c in a)
-        {
-            hash = (hash ^ c) * 1099511628211UL;
-        }
-
-        hash = (hash ^ '|') * 1099511628211UL;
-        foreach (var c in b)
-        {
-            hash = (hash ^ c) * 1099511628211UL;
-        }
-
-        // A final mix, so that ids differing in their last characters spread well.
-        hash ^= hash >> 33;
-        hash *= 0xff51afd7ed558ccdUL;
-        hash ^= hash >> 33;
-        return hash;
-    }
-
-    /// <summary>Asks the fleet for shares of a proxy whose shares are all in use and whose own limit has room.</summary>
-    private void AskProxyShares(ProxyNode node)
-    {
-        if (_fleet is { } fleet && node.FleetShares is { } shares && !node.FleetWanted && shares < node.MaxConcurrency && node.State == ProxyHealthState.Healthy)
-        {
-            node.FleetWanted = true;
-            fleet.WantProxyShares(node.Endpoint.Id, Math.Min(node.MaxConcurrency - shares, Math.Max(4, node.MaxConcurrency / 4)), node.MaxConcurrency);
-        }
-    }
-
-    private void AskProxyToken(ProxyNode node)
-    {
-        if (_fleet is { } fleet && !node.TokensWanted && node.State == ProxyHealthState.Healthy)
-        {
-            node.TokensWanted = true;
-            fleet.WantProxyTokens(node.Endpoint.Id, _time.TimestampFrequency / (double)node.MinDelayTicks);
-        }
-    }
-
     /// <summary>The fleet granted start tokens of a paced proxy.</summary>
     public bool GrantProxyTokens(string proxyId, int granted)
     {
@@ -138,73 +84,18 @@ internal sealed partial class ProxyPool
             return false;
         }
 
-        node.TokensWanted = false;
-        node.FleetTokens += granted;
+        ProxyFleetShares.TokensGranted(node, granted);
         return true;
     }
 
     /// <summary>The fleet granted shares of a proxy (or took some back: negative).</summary>
     public bool ChangeProxyShares(string proxyId, int delta, bool answer)
     {
-        if (!_byId.TryGetValue(proxyId, out var node) || node.FleetShares is not { } shares)
-        {
-            if (delta > 0)
-            {
-                _fleet?.ReturnProxyShares(proxyId, delta);
-            }
-
-            return false;
-        }
-
-        if (answer)
-        {
-            node.FleetWanted = false;
-        }
-
-        node.FleetShares = Math.Max(0, shares + delta);
-        if (node.FleetShares > node.InFlight)
-        {
-            _sharedNodes.Add(node);
-        }
-
-        return true;
+        return _shares.Change(_byId.GetValueOrDefault(proxyId), proxyId, delta, answer);
     }
 
     /// <summary>Gives back the shares of proxies unused for <paramref name="lingerTicks"/> (all of them for a proxy that is not healthy).</summary>
-    public void SweepProxyShares(long now, long lingerTicks)
-    {
-        if (_sharedNodes.Count == 0)
-        {
-            return;
-        }
-
-        List<ProxyNode>? done = null;
-        foreach (var node in _sharedNodes)
-        {
-            var spare = (node.FleetShares ?? 0) - node.InFlight;
-            if (spare <= 0)
-            {
-                node.SurplusSince = 0;
-                (done ??= []).Add(node);
-            }
-            else if (node.SurplusSince == 0)
-            {
-                node.SurplusSince = now;
-            }
-            else if (now - node.SurplusSince >= lingerTicks || node.State != ProxyHealthState.Healthy || node.Removed)
-            {
-                node.FleetShares -= spare;
-                node.SurplusSince = 0;
-                _fleet?.ReturnProxyShares(node.Endpoint.Id, spare);
-                (done ??= []).Add(node);
-            }
-        }
-
-        foreach (var node in done ?? [])
-        {
-            _sharedNodes.Remove(node);
-        }
-    }
+    public void SweepProxyShares(long now, long lingerTicks) => _shares.Sweep(now, lingerTicks);
 
     public ProxyPool(ProxyPoolOptions options, IProxySelector selector, TimeProvider time, ProxyIdentityRegistry registry, ILogger logger, SchedulerMetrics metrics)
     {
@@ -215,6 +106,7 @@ internal sealed partial class ProxyPool
         _logger = logger;
         _metrics = metrics;
         _hostHealth = new HostHealthStore(options.MaxHostHealthEntries);
+        _shares = new ProxyFleetShares(time);
         _halfLifeTicks = ToTicks(options.HealthHalfLife);
         _ticksPerMs = time.TimestampFrequency / 1000.0;
         _latencyFloorTicks = (long)(_ticksPerMs * 10);
@@ -311,13 +203,13 @@ internal sealed partial class ProxyPool
         var owner = node.Parent ?? node;
         if (node.InFlight >= node.Limit || owner.InFlight >= owner.Limit)
         {
-            AskProxyShares(owner);
+            _shares.AskShares(owner);
             return false;
         }
 
         if (node.FleetPaced && node.FleetTokens <= 0)
         {
-            AskProxyToken(node);
+            _shares.AskToken(node);
             return false;
         }
 
@@ -437,7 +329,7 @@ internal sealed partial class ProxyPool
             if (node.InFlight >= node.Limit || (node.Parent is { } owner && owner.InFlight >= owner.Limit))
             {
                 // In a fleet, a proxy busy only for want of shares asks for more.
-                AskProxyShares(node.Parent ?? node);
+                _shares.AskShares(node.Parent ?? node);
                 busy = true;
                 continue;
             }
@@ -452,7 +344,7 @@ internal sealed partial class ProxyPool
             if (node.FleetPaced && node.FleetTokens <= 0)
             {
                 // The fleet's pacing of the proxy: a start needs a token from the fleet's bucket.
-                AskProxyToken(node);
+                _shares.AskToken(node);
                 busy = true;
                 continue;
             }
