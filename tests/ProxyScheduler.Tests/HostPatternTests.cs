@@ -1,7 +1,7 @@
 using ProxyScheduler.Politeness.Internal;
 
 
-namespace ProxyScheduler.Tests.Scheduling;
+namespace ProxyScheduler.Tests;
 
 public sealed class HostPatternTests
 {

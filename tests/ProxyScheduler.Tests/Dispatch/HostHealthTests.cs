@@ -2,7 +2,7 @@ using System.Net;
 using ProxyScheduler.Proxies;
 using ProxyScheduler.Tests.TestSupport;
 
-namespace ProxyScheduler.Tests.Scheduling;
+namespace ProxyScheduler.Tests.Dispatch;
 
 /// <summary>Blame by evidence, on fake time: a failing host gets its own circuit and never moves a proxy; a failing proxy is the proxy's.</summary>
 public sealed class HostHealthTests

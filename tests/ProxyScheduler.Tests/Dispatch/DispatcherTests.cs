@@ -2,7 +2,7 @@ using Microsoft.Extensions.Time.Testing;
 using ProxyScheduler.Dispatch;
 using ProxyScheduler.Politeness.Internal;
 
-namespace ProxyScheduler.Tests.Scheduling;
+namespace ProxyScheduler.Tests.Dispatch;
 
 public sealed class DispatcherTests : IDisposable
 {
