@@ -75,6 +75,6 @@ public class ProxySelectionBenchmarks
         _proxied.Release(lease, ResponseClass.Success, 1000, session);
     }
 
-    private static DispatchLease Completed(ValueTask<DispatchLease> pending) =>
+    private static AttemptPermit Completed(ValueTask<AttemptPermit> pending) =>
         pending.IsCompletedSuccessfully ? pending.Result : throw new InvalidOperationException("Every permit is free here: the lease must be granted at once.");
 }

@@ -158,7 +158,8 @@ public sealed class BlameIntegrationTests(TargetServerFixture fixture, ITestOutp
             .ToListAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(2));
 
         var resets = Server.ResetsSent - before;
-        output.WriteLine($"{resets} resets injected in 3,000 requests; {outcomes.Count(o => o.Response is null)} lost");
+        output.WriteLine($"{resets} resets injected in 3,000 requests; {outcomes.Count(o => o.Response is null)} lost"
+            + string.Concat(outcomes.Where(o => o.Exception is not null).GroupBy(o => o.Exception!.Message).Take(3).Select(g => $"\n  {g.Count()} × {g.Key}")));
         resets.Should().BeGreaterThan(300, "one request in seven was reset at the target");
         outcomes.Should().HaveCount(3_000).And.OnlyContain(o => o.Response != null && o.Response.StatusCode == HttpStatusCode.OK, "every reset was retried and none was lost");
         sut.GetSnapshot().Proxies.Should().OnlyContain(p => p.State == ProxyHealthState.Healthy);

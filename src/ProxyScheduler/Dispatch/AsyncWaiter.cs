@@ -3,15 +3,15 @@ namespace ProxyScheduler.Dispatch;
 /// <summary>A waiter that someone awaits (retries, redirects, single requests).</summary>
 internal sealed class AsyncWaiter : Waiter
 {
-    private readonly TaskCompletionSource<DispatchLease> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<AttemptPermit> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AsyncWaiter(Dispatcher owner) => Owner = owner;
 
     public Dispatcher Owner { get; }
 
-    public Task<DispatchLease> Task => _completion.Task;
+    public Task<AttemptPermit> Task => _completion.Task;
 
-    public override void OnGranted(DispatchLease lease) => _completion.TrySetResult(lease);
+    public override void OnGranted(AttemptPermit lease) => _completion.TrySetResult(lease);
 
     public override void OnCanceled(CancellationToken cancellationToken) => _completion.TrySetCanceled(cancellationToken);
 

@@ -7,7 +7,7 @@ namespace ProxyScheduler.Dispatch;
 internal abstract class DeferredWaiter : Waiter, IThreadPoolWorkItem
 {
     /// <summary>Gets the lease granted to this waiter.</summary>
-    public DispatchLease Lease { get; private set; }
+    public AttemptPermit Lease { get; private set; }
 
     /// <summary>Gets or sets the rebind count of the waiter's session when it was queued.</summary>
     public int SessionRebindsAtQueue { get; set; } = -1;
@@ -18,7 +18,7 @@ internal abstract class DeferredWaiter : Waiter, IThreadPoolWorkItem
     /// <summary>Gets the failure handed over by <see cref="OnFailed"/>, when the waiter could never be served.</summary>
     public Exception? Failure { get; private set; }
 
-    public override void OnGranted(DispatchLease lease)
+    public override void OnGranted(AttemptPermit lease)
     {
         Lease = lease;
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);

@@ -127,7 +127,7 @@ internal sealed class DispatchLoop
     /// Slots of <paramref name="gate"/> came back: as many held waiters as there are free slots go back to their host
     /// queues (at the end of their priority level), and whatever can start now does.
     /// </summary>
-    public void Unhold(DispatchGate gate, long now)
+    public void Unhold(ProcessingGate gate, long now)
     {
         var back = 0;
         while (back < gate.Free && gate.TryTakeNext(out var waiter))
@@ -194,7 +194,7 @@ internal sealed class DispatchLoop
                 waiter.State = Waiter.Granted;
                 Start(host, now);
                 Schedule(host, now);
-                waiter.OnGranted(new DispatchLease(host));
+                waiter.OnGranted(new AttemptPermit(host));
                 continue;
             }
 
@@ -304,7 +304,7 @@ internal sealed class DispatchLoop
         Queued--;
     }
 
-    public void HoldLocked(Waiter waiter, DispatchGate gate, long now)
+    public void HoldLocked(Waiter waiter, ProcessingGate gate, long now)
     {
         var host = waiter.Host;
         waiter.State = Waiter.Held;

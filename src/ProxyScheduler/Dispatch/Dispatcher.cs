@@ -80,22 +80,22 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     public bool HasPool => _pool is not null;
 
     /// <summary>Waits for a permit of <paramref name="key"/>'s host and a global permit, for an attempt with the pool's default requirement.</summary>
-    public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, CancellationToken cancellationToken) =>
+    public ValueTask<AttemptPermit> AcquireAsync(HostKey key, int priority, CancellationToken cancellationToken) =>
         AcquireAsync(key, priority, null, null, null, cancellationToken);
 
     /// <inheritdoc cref="AcquireAsync(HostKey, int, ProxyRequirement?, List{ProxyNode}?, SessionState?, CancellationToken)"/>
-    public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, ProxyRequirement? requirement, List<ProxyNode>? excluded, CancellationToken cancellationToken) =>
+    public ValueTask<AttemptPermit> AcquireAsync(HostKey key, int priority, ProxyRequirement? requirement, List<ProxyNode>? excluded, CancellationToken cancellationToken) =>
         AcquireAsync(key, priority, requirement, excluded, null, cancellationToken);
 
     /// <summary>Waits for a permit of <paramref name="key"/>'s host, a proxy meeting <paramref name="requirement"/> (not one of <paramref name="excluded"/>) and a global permit.</summary>
     /// <exception cref="OperationCanceledException">The token was canceled while waiting; the waiter left the queue.</exception>
     /// <exception cref="ObjectDisposedException">The dispatcher was disposed.</exception>
     /// <exception cref="DispatchFailedException">No proxy can ever serve the attempt (or, fail-fast, none can now).</exception>
-    public ValueTask<DispatchLease> AcquireAsync(HostKey key, int priority, ProxyRequirement? requirement, List<ProxyNode>? excluded, SessionState? session, CancellationToken cancellationToken)
+    public ValueTask<AttemptPermit> AcquireAsync(HostKey key, int priority, ProxyRequirement? requirement, List<ProxyNode>? excluded, SessionState? session, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled<DispatchLease>(cancellationToken);
+            return ValueTask.FromCanceled<AttemptPermit>(cancellationToken);
         }
 
         AsyncWaiter waiter;
@@ -109,9 +109,9 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
                 switch (_leaser.TryLease(host, requirement, excluded, session, now, out var lease, out _, out var failure))
                 {
                     case LeaseResult.Granted:
-                        return new ValueTask<DispatchLease>(lease);
+                        return new ValueTask<AttemptPermit>(lease);
                     case LeaseResult.Failed:
-                        return ValueTask.FromException<DispatchLease>(failure!);
+                        return ValueTask.FromException<AttemptPermit>(failure!);
                 }
             }
 
@@ -119,7 +119,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
             _loop.EnqueueLocked(waiter, host, priority, now);
         }
 
-        return waiter.Task.IsCompleted ? new ValueTask<DispatchLease>(waiter.Task) : WaitAsync(waiter, cancellationToken);
+        return waiter.Task.IsCompleted ? new ValueTask<AttemptPermit>(waiter.Task) : WaitAsync(waiter, cancellationToken);
     }
 
     /// <summary>
@@ -176,7 +176,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     /// the target was contradicted by other proxies' answers from the host: the (proxy, host) pair's failure, which the
     /// request's retries count against the proxy budget rather than the target's.
     /// </summary>
-    public bool Release(DispatchLease lease, ResponseClass? outcome = null, long latencyTicks = 0, SessionState? session = null, AttemptVerdict verdict = default)
+    public bool Release(AttemptPermit lease, ResponseClass? outcome = null, long latencyTicks = 0, SessionState? session = null, AttemptVerdict verdict = default)
     {
         var host = lease.Host;
         var contradicted = false;
@@ -515,7 +515,7 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
         }
     }
 
-    private static async ValueTask<DispatchLease> WaitAsync(AsyncWaiter waiter, CancellationToken cancellationToken)
+    private static async ValueTask<AttemptPermit> WaitAsync(AsyncWaiter waiter, CancellationToken cancellationToken)
     {
         using (cancellationToken.UnsafeRegister(static (state, token) => ((AsyncWaiter)state!).Owner.Cancel((AsyncWaiter)state!, token), waiter))
         {

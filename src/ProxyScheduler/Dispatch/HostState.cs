@@ -33,7 +33,7 @@ internal sealed class HostState : Proxies.Internal.ITargetHost
     /// <summary>Canceled waiters still in <see cref="Queue"/>.</summary>
     public int Garbage { get; set; }
 
-    /// <summary>Waiters of this host held by a full <see cref="DispatchGate"/> (out of <see cref="Queue"/>, still queued for the counts).</summary>
+    /// <summary>Waiters of this host held by a full <see cref="ProcessingGate"/> (out of <see cref="Queue"/>, still queued for the counts).</summary>
     public int Held { get; set; }
 
     public int InFlight { get; set; }

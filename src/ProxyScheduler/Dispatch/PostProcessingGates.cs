@@ -1,14 +1,14 @@
 namespace ProxyScheduler.Dispatch;
 
 /// <summary>
-/// The open <see cref="DispatchGate"/>s of post-processing runs: opening, releasing and closing them (entry points that
+/// The open <see cref="ProcessingGate"/>s of post-processing runs: opening, releasing and closing them (entry points that
 /// take the dispatcher's lock), holding a waiter whose run has no free slot, and the timers that fail held waiters at
 /// their deadline. The <see cref="DispatchLoop"/> keeps the host counts of held waiters and moves them back to their
 /// queues; the other members are called under the dispatcher's lock with <c>now</c> passed in.
 /// </summary>
 internal sealed class PostProcessingGates
 {
-    private readonly List<DispatchGate> _gates = [];
+    private readonly List<ProcessingGate> _gates = [];
     private readonly List<Waiter> _expired = [];
     private readonly SyncLock _sync;
     private readonly TimeProvider _time;
@@ -51,11 +51,11 @@ internal sealed class PostProcessingGates
         }
     }
 
-    /// <summary>Opens a gate of <paramref name="capacity"/> slots for a group's waiters (see <see cref="DispatchGate"/>).</summary>
+    /// <summary>Opens a gate of <paramref name="capacity"/> slots for a group's waiters (see <see cref="ProcessingGate"/>).</summary>
     /// <returns>The gate; close it with <see cref="Close"/> when the group ends.</returns>
-    public DispatchGate Open(int capacity)
+    public ProcessingGate Open(int capacity)
     {
-        var gate = new DispatchGate(capacity) { Owner = this };
+        var gate = new ProcessingGate(capacity) { Owner = this };
         lock (_sync)
         {
             _gates.Add(gate);
@@ -68,7 +68,7 @@ internal sealed class PostProcessingGates
     /// Gives <paramref name="count"/> slots of <paramref name="gate"/> back: as many held waiters as there are free slots
     /// go back to their host queues (at the end of their priority level), and whatever can start now does.
     /// </summary>
-    public void Release(DispatchGate gate, int count = 1)
+    public void Release(ProcessingGate gate, int count = 1)
     {
         lock (_sync)
         {
@@ -81,7 +81,7 @@ internal sealed class PostProcessingGates
     }
 
     /// <summary>The group of <paramref name="gate"/> ended (none of its waiters is queued or held any more): it holds nobody and its timer stops.</summary>
-    public void Close(DispatchGate gate)
+    public void Close(ProcessingGate gate)
     {
         lock (_sync)
         {
@@ -112,12 +112,12 @@ internal sealed class PostProcessingGates
     }
 
     /// <summary>Arms the gate's timer for <paramref name="at"/> (a held waiter's deadline) unless it fires earlier already.</summary>
-    public void ArmTimer(DispatchGate gate, long now, long at)
+    public void ArmTimer(ProcessingGate gate, long now, long at)
     {
         if (DueIn(_time, gate.TimerDue, gate.Timer is not null, now, at) is { } due)
         {
             gate.TimerDue = at;
-            gate.Timer ??= _time.CreateTimer(static state => OnTimer((DispatchGate)state!), gate, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            gate.Timer ??= _time.CreateTimer(static state => OnTimer((ProcessingGate)state!), gate, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             gate.Timer.Change(due, Timeout.InfiniteTimeSpan);
         }
     }
@@ -126,7 +126,7 @@ internal sealed class PostProcessingGates
     /// The gate's timer fired: returns the held waiters whose deadline passed (still held: the dispatcher fails them),
     /// drops the dead entries, and arms the timer for the next deadline. The list is reused by the next call.
     /// </summary>
-    public List<Waiter> Expire(DispatchGate gate, long now)
+    public List<Waiter> Expire(ProcessingGate gate, long now)
     {
         _expired.Clear();
         gate.TimerDue = 0;
@@ -188,10 +188,10 @@ internal sealed class PostProcessingGates
         }
     }
 
-    private static void OnTimer(DispatchGate gate) => gate.Owner!.Expire(gate);
+    private static void OnTimer(ProcessingGate gate) => gate.Owner!.Expire(gate);
 
     /// <summary>A gate's timer fired: fails the held waiters whose deadline passed.</summary>
-    private void Expire(DispatchGate gate)
+    private void Expire(ProcessingGate gate)
     {
         lock (_sync)
         {

@@ -65,7 +65,7 @@ internal sealed class ProxyLeaser
     public void ClearParked() => _parked.Clear();
 
     /// <summary>Takes the host's permit, a proxy's and the global one for one attempt, or says why not.</summary>
-    public LeaseResult TryLease(HostState host, ProxyRequirement? requirement, List<ProxyNode>? excluded, SessionState? session, long now, out DispatchLease lease, out long wakeAt, out Exception? failure)
+    public LeaseResult TryLease(HostState host, ProxyRequirement? requirement, List<ProxyNode>? excluded, SessionState? session, long now, out AttemptPermit lease, out long wakeAt, out Exception? failure)
     {
         _waitUnavailable = false;
         lease = default;
@@ -74,7 +74,7 @@ internal sealed class ProxyLeaser
         if (requirement?.IsDirect == true || (requirement is null && _pool is null))
         {
             _start(host, now);
-            lease = new DispatchLease(host);
+            lease = new AttemptPermit(host);
             return LeaseResult.Granted;
         }
 
@@ -119,7 +119,7 @@ internal sealed class ProxyLeaser
                 _start(host, now);
                 _pool.OnGranted(node, host, probe: false, now);
                 _sessions.OnGranted(session, node, now);
-                lease = new DispatchLease(host, node);
+                lease = new AttemptPermit(host, node);
                 return LeaseResult.Granted;
             }
         }
@@ -147,7 +147,7 @@ internal sealed class ProxyLeaser
                     _sessions?.OnGranted(session, node!, now);
                 }
 
-                lease = new DispatchLease(host, node, probe);
+                lease = new AttemptPermit(host, node, probe);
                 return LeaseResult.Granted;
             case ProxyVerdict.NoMatch:
                 failure = new DispatchFailedException(RequestFailureReason.NoMatchingProxy, _pool.Count == 0

@@ -34,13 +34,13 @@ internal abstract class Waiter
     public long DeadlineAt { get; set; }
 
     /// <summary>Gets or sets the gate whose slot the waiter needs before it is granted; <see langword="null"/> for none.</summary>
-    public DispatchGate? Gate { get; set; }
+    public ProcessingGate? Gate { get; set; }
 
     /// <summary>Gets the group the waiter belongs to (a batch), so a group can leave the queues at once.</summary>
     public virtual object? Group => null;
 
     /// <summary>Called under the dispatcher's lock; must only hand the lease over, never run the attempt inline.</summary>
-    public abstract void OnGranted(DispatchLease lease);
+    public abstract void OnGranted(AttemptPermit lease);
 
     /// <summary>Called outside the lock after the waiter left its queue because it was canceled.</summary>
     public abstract void OnCanceled(CancellationToken cancellationToken);

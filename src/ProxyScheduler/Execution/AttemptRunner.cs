@@ -187,7 +187,7 @@ internal sealed class AttemptRunner
 #pragma warning restore CA1031
 
     /// <summary>What the attempt's answer (or failure) means and whom it blames, by the host's classifier.</summary>
-    private AttemptVerdict Classify(RequestExecution execution, DispatchLease lease, HttpResponseMessage? response, ReadOnlyMemory<byte> body, Exception? exception)
+    private AttemptVerdict Classify(RequestExecution execution, AttemptPermit lease, HttpResponseMessage? response, ReadOnlyMemory<byte> body, Exception? exception)
     {
         if (exception is ResponseTooLargeException or RequestFailedException)
         {

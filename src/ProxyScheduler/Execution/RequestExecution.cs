@@ -76,7 +76,7 @@ internal sealed class RequestExecution : IDisposable
 
     public long LastAttemptEnd { get; set; }
 
-    private DispatchLease? _firstLease;
+    private AttemptPermit? _firstLease;
     private Polly.Outcome<AttemptResult>? _firstOutcome;
 
     /// <summary>Sets the outcome of an attempt made before the retry pipeline ran; the pipeline takes it as its first.</summary>
@@ -91,13 +91,13 @@ internal sealed class RequestExecution : IDisposable
     private long _firstQueuedAt;
 
     /// <summary>Hands over a lease granted before the execution started (the first attempt was queued lightly).</summary>
-    public void SetFirstLease(DispatchLease lease, long queuedAt)
+    public void SetFirstLease(AttemptPermit lease, long queuedAt)
     {
         _firstLease = lease;
         _firstQueuedAt = queuedAt;
     }
 
-    public bool TryTakeFirstLease(out DispatchLease lease, out long queuedAt)
+    public bool TryTakeFirstLease(out AttemptPermit lease, out long queuedAt)
     {
         if (_firstLease is { } l)
         {

@@ -67,7 +67,7 @@ internal sealed class RequestExecutor
 #pragma warning disable CA1031 // With a sink, every failure is the request's outcome.
     public async Task<ScheduledResponse?> ExecuteAsync(
         ScheduledRequest request,
-        DispatchLease? firstLease,
+        AttemptPermit? firstLease,
         long firstQueuedAt,
         IOutcomeSink? sink,
         int sessionRebindsAtQueue,

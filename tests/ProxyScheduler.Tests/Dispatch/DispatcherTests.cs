@@ -80,7 +80,7 @@ public sealed class DispatcherTests : IDisposable
         var sut = CreateSut(global: 1, perHost: 10);
         var holder = await sut.AcquireAsync(C, 0, default);
         var granted = new List<HostKey>();
-        var tasks = new List<Task<DispatchLease>>();
+        var tasks = new List<Task<AttemptPermit>>();
         for (var i = 0; i < 4; i++)
         {
             tasks.Add(sut.AcquireAsync(A, 0, default).AsTask());

@@ -14,7 +14,7 @@ namespace ProxyScheduler.Processing.Internal;
 /// </summary>
 /// <remarks>
 /// <para>
-/// A <see cref="BatchRun"/> sends the requests with a <see cref="DispatchGate"/> of <c>Capacity</c> slots: a request's
+/// A <see cref="BatchRun"/> sends the requests with a <see cref="ProcessingGate"/> of <c>Capacity</c> slots: a request's
 /// first attempt is granted only with a free slot, so the responses the run holds (in flight, waiting, being
 /// processed, waiting for the consumer) never exceed the capacity, and when they are all taken the scheduler stops
 /// dispatching the run's requests while everyone else's go on. Bodies are read into buffers rented from the
@@ -39,7 +39,7 @@ internal sealed class PostProcessingRun<TResult>
     private readonly Channel<RequestOutcome> _input;
     private readonly Channel<ProcessedResult<TResult>> _output;
     private readonly TaskCompletionSource _workersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private DispatchGate _gate = null!;
+    private ProcessingGate _gate = null!;
     private CancellationToken _token;
     private int _workersLeft;
     private Exception? _fault;

@@ -48,7 +48,7 @@ internal sealed class BatchRun
     /// <param name="releaseWindowOnRead">Whether reading an outcome releases its window slot; otherwise the caller calls <see cref="ReleaseWindow"/>.</param>
     /// <param name="gate">The gate whose slot each request needs before its first attempt is granted.</param>
     /// <param name="bodyPool">The pool response bodies are rented from.</param>
-    public BatchRun(SchedulerCore scheduler, IAsyncEnumerable<ScheduledRequest> source, int window, bool releaseWindowOnRead, DispatchGate? gate, System.Buffers.ArrayPool<byte>? bodyPool)
+    public BatchRun(SchedulerCore scheduler, IAsyncEnumerable<ScheduledRequest> source, int window, bool releaseWindowOnRead, ProcessingGate? gate, System.Buffers.ArrayPool<byte>? bodyPool)
     {
         _scheduler = scheduler;
         _source = source;
@@ -63,7 +63,7 @@ internal sealed class BatchRun
     }
 
     /// <summary>Gets the gate of the batch's requests, if any.</summary>
-    public DispatchGate? Gate { get; }
+    public ProcessingGate? Gate { get; }
 
     /// <summary>Gets the pool response bodies are rented from, if any.</summary>
     public System.Buffers.ArrayPool<byte>? BodyPool { get; }

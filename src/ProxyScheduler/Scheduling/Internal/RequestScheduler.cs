@@ -89,7 +89,7 @@ internal sealed class RequestScheduler : IRequestScheduler, IDisposable
         {
             var executor = Core.Executor;
             var disposal = Core.DisposalToken;
-            Core.Robots = new RobotsGate(robots, time, options.AttemptTimeout,
+            Core.Robots = new RobotsPolicy(robots, time, options.AttemptTimeout,
                 async request => (await executor.ExecuteAsync(request, null, 0, null, -1, disposal).ConfigureAwait(false))!,
                 _dispatcher.SetCrawlDelay);
         }

@@ -42,7 +42,7 @@ internal sealed class SchedulerCore : IDisposable
     public RequestExecutor Executor { get; set; } = null!;
 
     /// <summary>Gets the robots.txt gate, when robots.txt is obeyed.</summary>
-    public RobotsGate? Robots { get; set; }
+    public RobotsPolicy? Robots { get; set; }
 
     /// <summary>Gets the admission semaphore: at most <see cref="QueueLimit"/> requests are admitted at once.</summary>
     public SemaphoreSlim Admission { get; }

@@ -7,7 +7,7 @@ namespace ProxyScheduler.Politeness.Internal;
 /// limits, its proxies) by the send delegate it is given, refuses a disallowed path with a failure that says why, and
 /// hands the host's <c>Crawl-delay</c> to the dispatcher by the delegate it is given.
 /// </summary>
-internal sealed class RobotsGate
+internal sealed class RobotsPolicy
 {
     private readonly RobotsCache _cache;
     private readonly Func<ScheduledRequest, Task<ScheduledResponse>> _send;
@@ -19,7 +19,7 @@ internal sealed class RobotsGate
     /// <param name="attemptTimeout">The scheduler's attempt timeout, which bounds a whole fetch (30 s when infinite).</param>
     /// <param name="send">Sends a robots.txt request through the scheduler, outside admission.</param>
     /// <param name="setCrawlDelay">Sets a host's crawl delay.</param>
-    public RobotsGate(RobotsOptions options, TimeProvider time, TimeSpan attemptTimeout, Func<ScheduledRequest, Task<ScheduledResponse>> send, Action<HostKey, TimeSpan> setCrawlDelay)
+    public RobotsPolicy(RobotsOptions options, TimeProvider time, TimeSpan attemptTimeout, Func<ScheduledRequest, Task<ScheduledResponse>> send, Action<HostKey, TimeSpan> setCrawlDelay)
     {
         _send = send;
         _setCrawlDelay = setCrawlDelay;

@@ -3,12 +3,13 @@ using ProxyScheduler.Proxies.Internal;
 namespace ProxyScheduler.Dispatch;
 
 /// <summary>
-/// The right to run one attempt to one host, through one proxy (or direct); given back with
-/// <see cref="Dispatcher.Release"/>.
+/// The right to run one attempt to one host: the host's permit and a global permit, taken together, and through a proxy
+/// that proxy's lease (or direct); given back with <see cref="Dispatcher.Release"/>. (Names say one thing: a permit is
+/// what the dispatcher grants, a lease is a proxy's, a gate is a post-processing run's.)
 /// </summary>
-internal readonly struct DispatchLease
+internal readonly struct AttemptPermit
 {
-    public DispatchLease(HostState host, ProxyNode? proxy = null, bool isProbe = false)
+    public AttemptPermit(HostState host, ProxyNode? proxy = null, bool isProbe = false)
     {
         Host = host;
         Proxy = proxy;

@@ -7,9 +7,9 @@ namespace ProxyScheduler.Dispatch;
 /// stands in front of anyone else's requests) and waits here, in order, until a slot frees; then it goes back to its
 /// host queue. Guarded by the dispatcher's lock.
 /// </summary>
-internal sealed class DispatchGate
+internal sealed class ProcessingGate
 {
-    public DispatchGate(int capacity)
+    public ProcessingGate(int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         Capacity = capacity;
