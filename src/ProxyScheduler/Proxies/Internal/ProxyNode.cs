@@ -93,6 +93,9 @@ internal sealed class ProxyNode
     /// <summary>Gets or sets how many different hosts saw contradicted target failures through this proxy in a row (since its last success).</summary>
     public int PairFailureHosts { get; set; }
 
+    /// <summary>Gets or sets the contradicted target failures through this proxy since it last carried an attempt to a host and back.</summary>
+    public int PairFailureRun { get; set; }
+
     /// <summary>Gets or sets the host of the proxy's last contradicted target failure.</summary>
     public HostKey LastPairFailureHost { get; set; }
 

@@ -108,6 +108,7 @@ internal sealed partial class ProxyPool
             default:
                 // The proxy carried the attempt to the target and back: whatever the target said, the proxy works.
                 Decay(node, now);
+                node.PairFailureRun = 0;
                 node.Success = (node.Success * (1 - Alpha)) + Alpha;
                 node.ConsecutiveFailures = 0;
                 node.Answered++;
@@ -212,18 +213,26 @@ internal sealed partial class ProxyPool
             entry.BlockedUntil = Math.Max(entry.BlockedUntil, now + ToTicks(rest));
         }
 
+        node.PairFailureRun++;
         if (!node.LastPairFailureHost.Equals(host) || node.PairFailureHosts == 0)
         {
             node.PairFailureHosts++;
             node.LastPairFailureHost = host;
         }
 
-        if (node.PairFailureHosts < PairSpreadHosts)
+        // The proxy itself is to blame when it has never carried an attempt to a host and back while others reach the
+        // hosts, or when such failures run on over several hosts with nothing carried in between. Not for two in a row
+        // by chance: a site that resets one connection in seven through every proxy makes those, and must never take a
+        // healthy proxy out.
+        var neverAnswered = node.Answered == 0 && node.PairFailureRun >= PairBlameBeforeAnyAnswer;
+        var spread = node.PairFailureHosts >= PairSpreadHosts && node.PairFailureRun >= PairBlameRun;
+        if (!neverAnswered && !spread)
         {
             return false;
         }
 
         node.PairFailureHosts = 0;
+        node.PairFailureRun = 0;
         return true;
     }
 

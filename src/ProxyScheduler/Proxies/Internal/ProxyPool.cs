@@ -124,6 +124,12 @@ internal sealed partial class ProxyPool
     /// <summary>Different hosts in a row whose contradicted failures make the proxy itself to blame.</summary>
     private const int PairSpreadHosts = 2;
 
+    /// <summary>Contradicted failures in a row, over <see cref="PairSpreadHosts"/> hosts, that make a proxy which has carried attempts before to blame.</summary>
+    private const int PairBlameRun = 5;
+
+    /// <summary>Contradicted failures that make a proxy which has never carried an attempt to a host and back to blame.</summary>
+    private const int PairBlameBeforeAnyAnswer = 3;
+
     public bool InOutage => _outage;
 
     /// <summary>Finds a listed proxy by its id.</summary>
