@@ -251,11 +251,11 @@ internal sealed class Dispatcher : IFleetListener, IDisposable
     }
 
     /// <summary>Whether a retry of a request could go through a proxy it has not failed with yet.</summary>
-    public bool HasUntriedProxy(ProxyRequirement? requirement, List<ProxyNode>? excluded, bool healthyOnly = false)
+    public bool HasUntriedProxy(ProxyRequirement? requirement, List<ProxyNode>? excluded, bool healthyOnly = false, HostKey? host = null)
     {
         lock (_lock)
         {
-            return _pool is not null && _pool.HasCandidate(requirement ?? ProxyRequirement.Any, excluded, healthyOnly);
+            return _pool is not null && _pool.HasCandidate(requirement ?? ProxyRequirement.Any, excluded, healthyOnly, host, _time.GetTimestamp());
         }
     }
 

@@ -93,12 +93,14 @@ internal sealed class RetryPolicy
         context.Properties.TryGetValue(ExecutionKey, out var execution) && ShouldRetry(outcome, execution);
 
     /// <summary>
-    /// Whether a proxy is left for the request's retry: an untried one (a quarantined one is waited for), or else the
-    /// least recently failed one, when it still serves (a retry never waits on the reanimation of a proxy that failed it).
+    /// Whether a proxy is left for the request's retry: an untried one that the host does not block or rest (a quarantined
+    /// one is waited for), or else the least recently failed one, when it still serves the host (a retry never waits on
+    /// the reanimation of a proxy that failed it, nor on a pair's rest while a proxy that merely met the host's failure
+    /// could carry it).
     /// </summary>
     private bool HasProxyFor(RequestExecution execution) =>
-        _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded)
-        || (execution.ReuseLeastRecentlyFailed() && _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded, healthyOnly: true));
+        _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded, host: execution.HostKey)
+        || (execution.ReuseLeastRecentlyFailed() && _dispatcher.HasUntriedProxy(execution.Request.Proxy, execution.Excluded, healthyOnly: true, host: execution.HostKey));
 
     private ResiliencePipeline<AttemptResult> BuildPipeline(RetryOptions retry, TimeProvider time)
     {

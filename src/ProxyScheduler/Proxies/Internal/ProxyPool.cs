@@ -181,11 +181,12 @@ internal sealed partial class ProxyPool
     }
 
     /// <summary>Whether some proxy meeting <paramref name="requirement"/> could still take the request (now or after a rest), other than <paramref name="excluded"/>.</summary>
-    public bool HasCandidate(ProxyRequirement requirement, List<ProxyNode>? excluded, bool healthyOnly = false)
+    public bool HasCandidate(ProxyRequirement requirement, List<ProxyNode>? excluded, bool healthyOnly = false, HostKey? host = null, long now = 0)
     {
         foreach (var node in GetSet(requirement).Members)
         {
-            if ((node.State == ProxyHealthState.Healthy || (!healthyOnly && node.State == ProxyHealthState.Quarantined)) && !node.Removed && !IsExcluded(excluded, node))
+            if ((node.State == ProxyHealthState.Healthy || (!healthyOnly && node.State == ProxyHealthState.Quarantined)) && !node.Removed && !IsExcluded(excluded, node)
+                && !(host is { } h && IsBlocked(node, h, now)))
             {
                 return true;
             }
